@@ -1,0 +1,222 @@
+"""The ``fearvana-integration`` command line.
+
+Standard output carries only the command's output; logs and progress go to standard error. Every
+error is one line on standard error and a non-zero exit (2 for bad usage or settings, 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from enum import StrEnum
+from typing import Annotated, TypeVar
+
+import typer
+
+from fearvana_integration.clock import SystemClock
+from fearvana_integration.config import Settings, load_settings
+from fearvana_integration.context.render import render_context
+from fearvana_integration.errors import BudgetTooSmall, ConfigurationError, IntegrationError, InvalidInput
+from fearvana_integration.manager import IntegrationManager
+from fearvana_integration.observability.logging import configure_from_settings
+from fearvana_integration.runtime import build_runtime
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Everything an AI coach should know about one customer.",
+)
+db_app = typer.Typer(no_args_is_help=True, help="Create and fill the customer store.")
+config_app = typer.Typer(no_args_is_help=True, help="Inspect the effective configuration.")
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+
+
+class ContextFormat(StrEnum):
+    """Output of ``context``."""
+
+    prompt = "prompt"
+    json = "json"
+
+
+class HealthFormat(StrEnum):
+    """Output of ``health``."""
+
+    table = "table"
+    json = "json"
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    configure_from_settings(settings)
+    return settings
+
+
+def _with_manager(settings: Settings, work: Callable[[IntegrationManager], Awaitable[T]]) -> T:
+    async def run() -> T:
+        manager = IntegrationManager(build_runtime(settings))
+        try:
+            return await work(manager)
+        finally:
+            await manager.aclose()
+
+    return asyncio.run(run())
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@app.command()
+def context(
+    customer: Annotated[str, typer.Argument(help="The customer's UUID or email.")],
+    format: Annotated[ContextFormat, typer.Option("--format", "-f", help="prompt: the counted text; json.")] = (
+        ContextFormat.prompt
+    ),
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Token budget (minimum 50).")] = None,
+) -> None:
+    """Print one customer's context: the prompt text (exactly what tokenCount counts) or its JSON."""
+    settings = _settings()
+    ctx = _with_manager(settings, lambda m: m.get_customer_context(customer, max_tokens))
+    if format is ContextFormat.json:
+        _out(json.dumps(ctx.to_json_dict(), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(render_context(ctx))
+
+
+@app.command()
+def health(
+    format: Annotated[HealthFormat, typer.Option("--format", "-f")] = HealthFormat.table,
+) -> None:
+    """Ping every source; exit 1 when the customer store is down."""
+    settings = _settings()
+    status = _with_manager(settings, lambda m: m.get_health_status())
+    if format is HealthFormat.json:
+        _out(json.dumps(status.to_json_dict(), indent=2))
+    else:
+        lines = [f"status: {status.status}", f"{'service':<12} {'provider':<16} {'healthy':<8} {'latency':>9}  detail"]
+        for name, service in status.services.items():
+            latency = f"{service.latency:.1f} ms" if service.latency is not None else "-"
+            healthy = "disabled" if not service.enabled else ("yes" if service.healthy else "NO")
+            provider = service.provider or "-"
+            if service.backend:
+                provider = f"{provider} ({service.backend})"
+            lines.append(f"{name:<12} {provider:<16} {healthy:<8} {latency:>9}  {service.error or ''}".rstrip())
+        _out("\n".join(lines))
+    if status.status == "unhealthy":
+        raise typer.Exit(1)
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Print the effective settings (secrets masked) and whether each source answers."""
+    settings = _settings()
+    rows = settings.effective()
+    width = max(len(name) for name, _ in rows)
+    lines = ["Settings:"] + [f"  {name:<{width}}  {value}" for name, value in rows]
+    status = _with_manager(settings, lambda m: m.get_health_status())
+    lines.append("Sources:")
+    for name, service in status.services.items():
+        if not service.enabled:
+            state = "disabled"
+        elif service.healthy:
+            state = f"answers ({service.latency:.1f} ms)"
+        else:
+            state = f"DOES NOT ANSWER: {service.error}"
+        lines.append(f"  {name:<11} {service.provider or '-':<16} {state}")
+    _out("\n".join(lines))
+
+
+@db_app.command("init")
+def db_init() -> None:
+    """Create the embedded database and its tables (safe to run again)."""
+    from fearvana_integration.store.admin import init_sqlite
+    from fearvana_integration.store.engine import create_engine, sqlite_path
+
+    settings = _settings()
+    path = sqlite_path(settings.database_url.get_secret_value())
+
+    async def run() -> bool:
+        engine = create_engine(settings, create=True)
+        try:
+            return await init_sqlite(engine, path)
+        finally:
+            await engine.dispose()
+
+    created = asyncio.run(run())
+    _out(f"{'Created' if created else 'Up to date'}: {path}")
+
+
+@db_app.command("seed-demo")
+def db_seed_demo(
+    customers: Annotated[int, typer.Option("--customers", "-n", help="How many customers (at least 6).")] = 12,
+) -> None:
+    """Fill the database with deterministic demo customers (runs ``db init`` first); prints who they are."""
+    from fearvana_integration.store.admin import init_sqlite
+    from fearvana_integration.store.demo import seed_demo
+    from fearvana_integration.store.engine import create_engine, sqlite_path
+
+    if customers < 6 or customers > 100_000:
+        raise InvalidInput(f"--customers must be between 6 and 100000 (got {customers})")
+    settings = _settings()
+    path = sqlite_path(settings.database_url.get_secret_value())
+
+    def progress(done: int, total: int) -> None:
+        print(f"seeded {done}/{total} customers", file=sys.stderr)
+
+    async def run() -> list[tuple[str, str, str, str]]:
+        engine = create_engine(settings, create=True)
+        try:
+            await init_sqlite(engine, path)
+            seeded = await seed_demo(engine, "sqlite", count=customers, now=SystemClock().now(), progress=progress)
+        finally:
+            await engine.dispose()
+        return [(c.email, str(c.id), c.display_name, c.scenario) for c in seeded]
+
+    rows = asyncio.run(run())
+    shown = rows[:20]
+    width = max(len(email) for email, *_ in shown)
+    lines = [f"Seeded {len(rows)} demo customers into {path}:"]
+    lines += [f"  {email:<{width}}  {cid}  {name}: {scenario}" for email, cid, name, scenario in shown]
+    if len(rows) > len(shown):
+        lines.append(f"  … and {len(rows) - len(shown)} more")
+    _out("\n".join(lines))
+
+
+def _exit_code(error: IntegrationError) -> int:
+    return 2 if isinstance(error, BudgetTooSmall | ConfigurationError | InvalidInput) else 1
+
+
+def _is_usage_error(error: Exception) -> bool:
+    # Typer's (vendored) click raises UsageError/BadParameter/NoSuchOption: all carry these two.
+    return hasattr(error, "format_message") and isinstance(getattr(error, "exit_code", None), int)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: run the app, turn every failure into one line on stderr."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(130)
+    except IntegrationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(_exit_code(error))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:  # the last line of defence: no traceback for the user
+        if _is_usage_error(error):
+            print(f"error: {error.format_message()}", file=sys.stderr)  # type: ignore[attr-defined]
+            sys.exit(2)
+        print(
+            f"error: unexpected {type(error).__name__}: {error} (please report this; LOG_LEVEL=DEBUG shows more)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

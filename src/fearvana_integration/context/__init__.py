@@ -1,0 +1,1 @@
+"""Assembling, fitting and rendering a customer's context."""

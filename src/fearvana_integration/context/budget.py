@@ -1,0 +1,675 @@
+"""Fitting a context to its token budget (SPEC §6).
+
+Every piece of the context renders to one or more prompt lines (``render.py``), priced by the real
+tokenizer; line counts add up exactly because no BPE piece spans a newline. Pieces are taken in
+priority order — identity, notes and flags, life areas, spiral state, next session, CRM, coach
+actions, entries, supplements, older history — while they fit. The first piece that does not fit is
+shortened to the room left (its free text with a visible ``…[shortened]``; any other line cut with
+``…[cut]``, recorded in ``optimization.cut`` so rendering reproduces it) and nothing of lower priority
+is kept after it. Entries not listed one by one are summarised per category (count, mean, min, max,
+trend) rather than dropped. The fitted context is rendered once more and counted exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fearvana_integration.config import MIN_MAX_TOKENS
+from fearvana_integration.context.render import (
+    HEADINGS,
+    challenges_item,
+    coach_action_item,
+    crm_item,
+    cut_line,
+    entry_day_heading,
+    entry_item,
+    fmt_day,
+    freshness_item,
+    header_lines,
+    history_appointments,
+    life_area_item,
+    next_session_item,
+    note_item,
+    past_session_item,
+    profile_item,
+    render_context,
+    render_sections,
+    spiral_item,
+    summary_item,
+    supplement_item,
+    ticket_item,
+    upcoming_item,
+)
+from fearvana_integration.context.scoring import Observation, summarise_metrics
+from fearvana_integration.context.tokens import Tokenizer
+from fearvana_integration.domain.context import (
+    CustomerContext,
+    CutLine,
+    NoteForAi,
+    Optimization,
+    SectionOptimization,
+)
+from fearvana_integration.domain.crm import Ticket
+from fearvana_integration.domain.customer import (
+    CoachAction,
+    Entry,
+    EntrySummary,
+    LifeArea,
+    Profile,
+    Supplement,
+)
+from fearvana_integration.domain.scheduling import Appointment
+from fearvana_integration.errors import BudgetTooSmall
+
+SHORTEN_MARKER = "…[shortened]"
+FREE_TEXT_CAP_CHARS = 600
+MIN_USEFUL_ROOM = 8
+
+
+def effective_budget(max_tokens: int, reserved: int = 0, margin_percent: float = 0) -> int:
+    """Tokens the text may use: ``max_tokens`` minus reserved tokens and the safety margin."""
+    if max_tokens < MIN_MAX_TOKENS:
+        raise BudgetTooSmall(max_tokens, MIN_MAX_TOKENS)
+    budget = int((max_tokens - reserved) * (1 - margin_percent / 100))
+    if budget < MIN_MAX_TOKENS:
+        minimum = reserved + int(MIN_MAX_TOKENS / (1 - margin_percent / 100)) + 1
+        raise BudgetTooSmall(max_tokens, max(minimum, MIN_MAX_TOKENS))
+    return budget
+
+
+def shorten_text(text: str, chars: int) -> str:
+    """``text`` cut to ``chars`` characters plus the visible marker (unchanged when short enough)."""
+    if len(text) <= chars:
+        return text
+    return text[: max(chars, 0)].rstrip() + SHORTEN_MARKER
+
+
+def summarise_entries(entries: Sequence[Entry]) -> list[EntrySummary]:
+    """One summary per category (in first-seen order) of entries that are not listed one by one."""
+    by_category: dict[str, list[Entry]] = {}
+    for entry in entries:
+        by_category.setdefault(entry.category, []).append(entry)
+    summaries = []
+    for category, items in by_category.items():
+        stamps = [e.timestamp for e in items]
+        summaries.append(
+            EntrySummary.model_validate(
+                {
+                    "category": category,
+                    "count": len(items),
+                    "from": min(stamps),
+                    "to": max(stamps),
+                    "metrics": summarise_metrics([Observation(e.timestamp, e.metrics) for e in items]),
+                }
+            )
+        )
+    return summaries
+
+
+def shorten_fenced(text: str, chars: int) -> str:
+    """Shorten text that already contains fenced parts (a note) without breaking a fence."""
+    return cut_line(text, chars, marker=SHORTEN_MARKER)
+
+
+@dataclass(frozen=True)
+class FullContext:
+    """An assembled, unfitted context plus the older entries its summaries were made from."""
+
+    context: CustomerContext
+    older_entries: list[Entry]
+
+
+@dataclass
+class _Draft:
+    """What the fitter keeps, slot by slot."""
+
+    profile: Profile | None = None
+    notes: list[NoteForAi] = field(default_factory=list)
+    freshness: bool = False
+    areas: list[LifeArea] = field(default_factory=list)
+    spiral: bool = False
+    challenges: bool = False
+    scheduling: bool = False
+    crm: bool = False
+    tickets: list[Ticket] = field(default_factory=list)
+    actions: list[CoachAction] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    summaries: list[EntrySummary] = field(default_factory=list)
+    summarised_entries: int = 0
+    supplements: list[Supplement] = field(default_factory=list)
+    upcoming: list[Appointment] = field(default_factory=list)
+    recent: list[Appointment] = field(default_factory=list)
+    shortened: dict[str, int] = field(default_factory=dict)
+    cut: CutLine | None = None
+
+
+Keep = Callable[[_Draft], None]
+
+
+@dataclass
+class _Piece:
+    """One thing the fitter may keep: its section, and its lines + effect for a given free text."""
+
+    section: str
+    make: Callable[[str], tuple[list[str], Keep]]
+    text: str = ""
+    shortenable: bool = False
+    shorten: Callable[[str, int], str] = shorten_text
+
+
+def _flag(name: str) -> Keep:
+    """Keep: set a boolean slot of the draft."""
+    return lambda draft: setattr(draft, name, True)
+
+
+def _appender(name: str, value: object) -> Keep:
+    """Keep: append ``value`` to a list slot of the draft."""
+    return lambda draft: getattr(draft, name).append(value)
+
+
+def _fixed(section: str, lines: list[str], keep: Keep) -> _Piece:
+    return _Piece(section, lambda _text: (lines, keep))
+
+
+class _Fitter:
+    """Greedy, priority-ordered selection with exact line prices."""
+
+    def __init__(self, budget: int, tokenizer: Tokenizer, header: list[str]) -> None:
+        self.budget = budget
+        self.tokenizer = tokenizer
+        self.draft = _Draft()
+        self.sections: set[str] = set()
+        self.used = self.lines_cost(header)
+
+    def lines_cost(self, lines: Sequence[str]) -> int:
+        return sum(self.tokenizer.count(line + "\n") for line in lines)
+
+    def heading_cost(self, section: str) -> int:
+        return 0 if section in self.sections else self.tokenizer.count(HEADINGS[section] + "\n")
+
+    @property
+    def room(self) -> int:
+        return self.budget - self.used
+
+    def add(self, section: str, lines: Sequence[str], keep: Keep) -> None:
+        self.used += self.heading_cost(section) + self.lines_cost(lines)
+        self.sections.add(section)
+        keep(self.draft)
+
+    def take(self, piece: _Piece) -> bool:
+        """Keep the piece if it fits; else keep as much of it as fits, and report False (stop)."""
+        lines, keep = piece.make(piece.text)
+        if self.heading_cost(piece.section) + self.lines_cost(lines) <= self.room:
+            self.add(piece.section, lines, keep)
+            return True
+        if self.room >= MIN_USEFUL_ROOM and not (piece.shortenable and self._shorten(piece)):
+            self._cut(piece.section, lines, keep)
+        return False
+
+    def _shorten(self, piece: _Piece) -> bool:
+        def fits(chars: int) -> bool:
+            lines, _ = piece.make(piece.shorten(piece.text, chars))
+            return self.heading_cost(piece.section) + self.lines_cost(lines) <= self.room
+
+        best = _largest(0, len(piece.text) - 1, fits)
+        if best is None:
+            return False
+        lines, keep = piece.make(piece.shorten(piece.text, best))
+        self.add(piece.section, lines, keep)
+        self.draft.shortened[piece.section] = self.draft.shortened.get(piece.section, 0) + 1
+        return True
+
+    def _cut(self, section: str, lines: list[str], keep: Keep) -> None:
+        fixed = self.heading_cost(section) + self.lines_cost(lines[:-1])
+        last = lines[-1]
+        best = _largest(
+            1, len(last) - 1, lambda chars: fixed + self.tokenizer.count(cut_line(last, chars) + "\n") <= self.room
+        )
+        if best is None:
+            return
+        self.add(section, [*lines[:-1], cut_line(last, best)], keep)
+        self.draft.cut = CutLine(section=section, chars=best)
+
+
+def _largest(low: int, high: int, ok: Callable[[int], bool]) -> int | None:
+    """The largest value in [low, high] for which the monotone predicate holds."""
+    best = None
+    while low <= high:
+        middle = (low + high) // 2
+        if ok(middle):
+            best, low = middle, middle + 1
+        else:
+            high = middle - 1
+    return best
+
+
+def _cap_free_text(ctx: CustomerContext, limit: int) -> tuple[CustomerContext, dict[str, int]]:
+    """Free texts longer than ``limit`` shortened, so one essay cannot crowd out the rest."""
+    shortened: dict[str, int] = {}
+
+    def cap(section: str, text: str | None) -> str | None:
+        if text is None or len(text) <= limit:
+            return text
+        shortened[section] = shortened.get(section, 0) + 1
+        return shorten_text(text, limit)
+
+    actions = [a.model_copy(update={"suggestion": cap("coachActions", a.suggestion)}) for a in ctx.coach_actions]
+    crm = ctx.crm_context
+    if crm is not None:
+        crm = crm.model_copy(
+            update={"tickets": [t.model_copy(update={"subject": cap("crm", t.subject)}) for t in crm.tickets]}
+        )
+    scheduling = ctx.scheduling_context
+    if scheduling is not None:
+        recent = [
+            a.model_copy(update={"notes": cap("history", a.notes), "outcome": cap("history", a.outcome)})
+            for a in scheduling.recent_sessions
+        ]
+        scheduling = scheduling.model_copy(
+            update={"recent_sessions": recent, "last_session": recent[0] if recent else None}
+        )
+    profile = ctx.profile.model_copy(update={"display_name": cap("profile", ctx.profile.display_name)})
+    entries = [
+        e
+        if not any(isinstance(v, str) and len(v) > limit for v in e.metrics.values())
+        else e.model_copy(
+            update={"metrics": {k: cap("recentEntries", v) if isinstance(v, str) else v for k, v in e.metrics.items()}}
+        )
+        for e in ctx.recent_entries
+    ]
+    capped = ctx.model_copy(
+        update={
+            "coach_actions": actions,
+            "crm_context": crm,
+            "scheduling_context": scheduling,
+            "profile": profile,
+            "recent_entries": entries,
+        }
+    )
+    return capped, shortened
+
+
+def _pieces(ctx: CustomerContext) -> list[_Piece]:
+    """Everything above the entries, in priority order."""
+    now = ctx.retrieved_at
+    pieces: list[_Piece] = []
+
+    def profile_piece(name: str) -> tuple[list[str], Keep]:
+        profile = ctx.profile.model_copy(update={"display_name": name or None})
+        return [profile_item(profile, now)], lambda d: setattr(d, "profile", profile)
+
+    pieces.append(_Piece("profile", profile_piece, ctx.profile.display_name or "", bool(ctx.profile.display_name)))
+    for note in ctx.notes_for_ai:
+
+        def note_piece(message: str, note: NoteForAi = note) -> tuple[list[str], Keep]:
+            kept = note.model_copy(update={"message": message})
+            return [note_item(kept)], lambda d: d.notes.append(kept)
+
+        pieces.append(_Piece("notes", note_piece, note.message, True, shorten_fenced))
+    if ctx.freshness:
+        pieces.append(_fixed("notes", [freshness_item(ctx.freshness)], _flag("freshness")))
+    for area in ctx.life_areas:
+        pieces.append(_fixed("lifeAreas", [life_area_item(area, now)], _appender("areas", area)))
+    if ctx.spiral_state is not None:
+        pieces.append(_fixed("spiral", [spiral_item(ctx.spiral_state)], _flag("spiral")))
+        if ctx.spiral_state.completed_challenges:
+            pieces.append(
+                _fixed(
+                    "spiral",
+                    [challenges_item(ctx.spiral_state.completed_challenges)],
+                    _flag("challenges"),
+                )
+            )
+    if ctx.scheduling_context is not None:
+        pieces.append(
+            _fixed(
+                "nextSession",
+                [next_session_item(ctx.scheduling_context, now)],
+                _flag("scheduling"),
+            )
+        )
+    if ctx.crm_context is not None:
+        pieces.append(_fixed("crm", [crm_item(ctx.crm_context, now)], _flag("crm")))
+        for ticket in ctx.crm_context.tickets:
+
+            def ticket_piece(subject: str, ticket: Ticket = ticket) -> tuple[list[str], Keep]:
+                kept = ticket.model_copy(update={"subject": subject})
+                return [ticket_item(kept, now)], lambda d: d.tickets.append(kept)
+
+            pieces.append(_Piece("crm", ticket_piece, ticket.subject, True))
+    for action in ctx.coach_actions:
+
+        def action_piece(text: str, action: CoachAction = action) -> tuple[list[str], Keep]:
+            kept = action.model_copy(update={"suggestion": text})
+            return [coach_action_item(kept, now)], lambda d: d.actions.append(kept)
+
+        pieces.append(_Piece("coachActions", action_piece, action.suggestion, True))
+    return pieces
+
+
+def _tail_pieces(ctx: CustomerContext) -> list[_Piece]:
+    """Supplements and older history: after the entries."""
+    now = ctx.retrieved_at
+    pieces = [_fixed("supplements", [supplement_item(s)], _appender("supplements", s)) for s in ctx.supplements]
+    scheduling = ctx.scheduling_context
+    if scheduling is not None:
+        pieces += [
+            _fixed("history", [upcoming_item(a, now)], _appender("upcoming", a))
+            for a in history_appointments(scheduling)
+        ]
+        for session in scheduling.recent_sessions:
+
+            def session_piece(notes: str, session: Appointment = session) -> tuple[list[str], Keep]:
+                kept = session.model_copy(update={"notes": notes or None})
+                return [past_session_item(kept, now)], lambda d: d.recent.append(kept)
+
+            pieces.append(_Piece("history", session_piece, session.notes or "", bool(session.notes)))
+    return pieces
+
+
+def _fit_entries(fitter: _Fitter, recent: list[Entry], older: list[Entry], now: datetime) -> bool:
+    """List as many of the newest entries as fit and summarise the rest per category.
+
+    True when every entry is represented (listed or summarised), so lower-priority pieces may follow;
+    False when not even the summaries fit (some entries are then dropped, and reported as such).
+    """
+    item_lines: list[list[str]] = []
+    previous_day = None
+    for entry in recent:
+        day = fmt_day(entry.timestamp)
+        lines = [entry_item(entry)]
+        if day != previous_day:
+            lines.insert(0, entry_day_heading(entry.timestamp, now))
+            previous_day = day
+        item_lines.append(lines)
+    prefix = [0]
+    for lines in item_lines:
+        prefix.append(prefix[-1] + fitter.lines_cost(lines))
+    entries_heading = fitter.heading_cost("recentEntries")
+    summaries_heading = fitter.heading_cost("entrySummaries")
+    plans: dict[int, tuple[list[EntrySummary], list[int]]] = {}
+
+    def summary_plan(k: int) -> tuple[list[EntrySummary], list[int]]:
+        if k not in plans:
+            summaries = summarise_entries([*recent[k:], *older])
+            plans[k] = (summaries, [fitter.tokenizer.count(summary_item(s) + "\n") for s in summaries])
+        return plans[k]
+
+    def cost(k: int) -> int:
+        _, summary_costs = summary_plan(k)
+        listed = entries_heading + prefix[k] if k else 0
+        return listed + (summaries_heading + sum(summary_costs) if summary_costs else 0)
+
+    room = fitter.room
+    n = len(recent)
+    k = n if cost(n) <= room else _largest(0, n - 1, lambda m: cost(m) <= room)
+    if k is not None and k < n:
+        # Summaries make the cost only roughly monotone in k: look a little further for a better fit.
+        k = max((m for m in range(k, min(n, k + 24)) if cost(m) <= room), key=cost)
+        if _list_with_cut(fitter, recent, older, item_lines, k, prefix[k] + entries_heading, summary_plan):
+            return False
+    if k is None:
+        summaries, summary_costs = summary_plan(0)
+        kept: list[EntrySummary] = []
+        used = summaries_heading
+        for summary, summary_cost in zip(summaries, summary_costs, strict=True):
+            if used + summary_cost > room:
+                break
+            kept.append(summary)
+            used += summary_cost
+        if kept:
+            fitter.add("entrySummaries", [summary_item(s) for s in kept], lambda d: d.summaries.extend(kept))
+            fitter.draft.summarised_entries = sum(s.count for s in kept)
+        return False
+    if k:
+        listed = [line for lines in item_lines[:k] for line in lines]
+        fitter.add("recentEntries", listed, lambda d: d.entries.extend(recent[:k]))
+    summaries, _ = summary_plan(k)
+    if summaries:
+        fitter.add("entrySummaries", [summary_item(s) for s in summaries], lambda d: d.summaries.extend(summaries))
+        fitter.draft.summarised_entries = n - k + len(older)
+    return True
+
+
+def _list_with_cut(
+    fitter: _Fitter,
+    recent: list[Entry],
+    older: list[Entry],
+    item_lines: list[list[str]],
+    k: int,
+    listed_cost: int,
+    summary_plan: Callable[[int], tuple[list[EntrySummary], list[int]]],
+) -> bool:
+    """Fill the room left after k entries by listing entry k with its line cut; True if done."""
+    summaries, summary_costs = summary_plan(k + 1)
+    fixed = listed_cost + fitter.lines_cost(item_lines[k][:-1])
+    if summary_costs:
+        fixed += fitter.heading_cost("entrySummaries") + sum(summary_costs)
+    room = fitter.room - fixed
+    last = item_lines[k][-1]
+    if room < MIN_USEFUL_ROOM:
+        return False
+    best = _largest(1, len(last) - 1, lambda chars: fitter.tokenizer.count(cut_line(last, chars) + "\n") <= room)
+    if best is None:
+        return False
+    listed = [line for lines in item_lines[:k] for line in lines] + [*item_lines[k][:-1], cut_line(last, best)]
+    fitter.add("recentEntries", listed, lambda d: d.entries.extend(recent[: k + 1]))
+    fitter.draft.cut = CutLine(section="recentEntries", chars=best)
+    if summaries:
+        fitter.add("entrySummaries", [summary_item(s) for s in summaries], lambda d: d.summaries.extend(summaries))
+        fitter.draft.summarised_entries = len(recent) - k - 1 + len(older)
+    return True
+
+
+def _build(ctx: CustomerContext, draft: _Draft) -> CustomerContext:
+    """The fitted context: exactly the kept pieces."""
+    scheduling = None
+    full_scheduling = ctx.scheduling_context
+    if draft.scheduling and full_scheduling is not None:
+        first = [full_scheduling.next_appointment] if full_scheduling.next_appointment else []
+        scheduling = full_scheduling.model_copy(
+            update={
+                "upcoming_appointments": first + draft.upcoming,
+                "recent_sessions": draft.recent,
+                "last_session": draft.recent[0] if draft.recent else None,
+            }
+        )
+    crm = ctx.crm_context.model_copy(update={"tickets": draft.tickets}) if draft.crm and ctx.crm_context else None
+    spiral = None
+    if draft.spiral and ctx.spiral_state is not None:
+        challenges = ctx.spiral_state.completed_challenges if draft.challenges else []
+        spiral = ctx.spiral_state.model_copy(update={"completed_challenges": challenges})
+    return ctx.model_copy(
+        update={
+            "profile": draft.profile or ctx.profile,
+            "notes_for_ai": draft.notes,
+            "freshness": ctx.freshness if draft.freshness else {},
+            "life_areas": draft.areas,
+            "spiral_state": spiral,
+            "scheduling_context": scheduling,
+            "crm_context": crm,
+            "coach_actions": draft.actions,
+            "recent_entries": draft.entries,
+            "entry_summaries": draft.summaries,
+            "supplements": draft.supplements,
+        }
+    )
+
+
+def _report(
+    full: CustomerContext, older: int, fitted: CustomerContext, draft: _Draft | None, shortened: dict[str, int]
+) -> list[SectionOptimization]:
+    """Per section: how many pieces were kept, summarised, dropped, shortened."""
+
+    def count(ctx: CustomerContext) -> dict[str, int]:
+        scheduling = ctx.scheduling_context
+        history = len(history_appointments(scheduling)) + len(scheduling.recent_sessions) if scheduling else 0
+        return {
+            "notes": len(ctx.notes_for_ai) + (1 if ctx.freshness else 0),
+            "profile": 1,
+            "lifeAreas": len(ctx.life_areas),
+            "spiral": (1 + (1 if ctx.spiral_state.completed_challenges else 0)) if ctx.spiral_state else 0,
+            "nextSession": 1 if scheduling else 0,
+            "crm": (1 + len(ctx.crm_context.tickets)) if ctx.crm_context else 0,
+            "coachActions": len(ctx.coach_actions),
+            "recentEntries": len(ctx.recent_entries),
+            "supplements": len(ctx.supplements),
+            "history": history,
+        }
+
+    before, after = count(full), count(fitted)
+    summarised_recent = 0
+    summarised_older = older if fitted.entry_summaries or not older else 0
+    if draft is not None and draft.summarised_entries:
+        summarised_recent = max(draft.summarised_entries - older, 0)
+        summarised_older = min(draft.summarised_entries, older)
+    report = []
+    for name, total in before.items():
+        kept = after[name]
+        summarised = summarised_recent if name == "recentEntries" else 0
+        report.append(
+            SectionOptimization(
+                name=name,
+                kept=kept,
+                summarised=summarised,
+                dropped=max(total - kept - summarised, 0),
+                shortened=shortened.get(name, 0),
+            )
+        )
+    report.append(
+        SectionOptimization(
+            name="olderEntries", kept=0, summarised=summarised_older, dropped=max(older - summarised_older, 0)
+        )
+    )
+    return report
+
+
+def fit_context(full: FullContext, *, max_tokens: int, budget: int, tokenizer: Tokenizer) -> CustomerContext:
+    """The context cut to ``budget`` tokens of prompt text, with ``token_count`` and ``optimization`` set.
+
+    ``budget`` is the effective budget (:func:`effective_budget`); ``max_tokens`` is what the caller asked.
+    """
+    ctx = full.context
+    older = len(full.older_entries)
+    before = tokenizer.count(render_context(ctx))
+    if before <= budget:
+        report = _report(ctx, older, ctx, None, {})
+        return ctx.model_copy(
+            update={
+                "token_count": before,
+                "max_tokens": max_tokens,
+                "optimization": Optimization(tokens_before=before, tokens_after=before, sections=report),
+            }
+        )
+    capped, shortened = _cap_free_text(ctx, FREE_TEXT_CAP_CHARS)
+    if tokenizer.count(render_context(capped)) <= budget:
+        return _fit_by_capping(full, capped, shortened, before, max_tokens, budget, tokenizer)
+    now = capped.retrieved_at
+    fitter = _Fitter(budget, tokenizer, header_lines(capped))
+    complete = all(fitter.take(piece) for piece in _pieces(capped))
+    if complete:
+        complete = _fit_entries(fitter, capped.recent_entries, full.older_entries, now)
+    if complete:
+        all(fitter.take(piece) for piece in _tail_pieces(capped))
+    draft = fitter.draft
+    for section, number in draft.shortened.items():
+        shortened[section] = shortened.get(section, 0) + number
+    fitted = _build(capped, draft)
+    optimization = Optimization(
+        tokens_before=before,
+        tokens_after=0,
+        sections=_report(ctx, older, fitted, draft, shortened),
+        cut=draft.cut,
+    )
+    fitted = fitted.model_copy(update={"max_tokens": max_tokens, "optimization": optimization})
+    after = tokenizer.count(render_context(fitted))
+    fitted = _guarantee(fitted, after, budget, tokenizer)
+    after = tokenizer.count(render_context(fitted))
+    return fitted.model_copy(
+        update={"token_count": after, "optimization": optimization.model_copy(update={"tokens_after": after})}
+    )
+
+
+def _fit_by_capping(
+    full: FullContext,
+    capped: CustomerContext,
+    shortened: dict[str, int],
+    before: int,
+    max_tokens: int,
+    budget: int,
+    tokenizer: Tokenizer,
+) -> CustomerContext:
+    """Everything fits once long texts are capped: raise the cap as far as the budget allows."""
+    ctx = full.context
+    longest = max((len(t) for t in _free_texts(ctx)), default=FREE_TEXT_CAP_CHARS)
+    best_limit = _largest(
+        FREE_TEXT_CAP_CHARS,
+        longest,
+        lambda limit: tokenizer.count(render_context(_cap_free_text(ctx, limit)[0])) <= budget,
+    )
+    if best_limit is not None:
+        capped, shortened = _cap_free_text(ctx, best_limit)
+    after = tokenizer.count(render_context(capped))
+    report = _report(ctx, len(full.older_entries), capped, None, shortened)
+    return capped.model_copy(
+        update={
+            "token_count": after,
+            "max_tokens": max_tokens,
+            "optimization": Optimization(tokens_before=before, tokens_after=after, sections=report),
+        }
+    )
+
+
+def _free_texts(ctx: CustomerContext) -> list[str]:
+    texts = [a.suggestion for a in ctx.coach_actions]
+    if ctx.profile.display_name:
+        texts.append(ctx.profile.display_name)
+    if ctx.crm_context is not None:
+        texts += [t.subject for t in ctx.crm_context.tickets]
+    if ctx.scheduling_context is not None:
+        texts += [a.notes or "" for a in ctx.scheduling_context.recent_sessions]
+        texts += [a.outcome or "" for a in ctx.scheduling_context.recent_sessions]
+    texts += [v for e in ctx.recent_entries for v in e.metrics.values() if isinstance(v, str)]
+    return texts
+
+
+def _guarantee(ctx: CustomerContext, count: int, budget: int, tokenizer: Tokenizer) -> CustomerContext:
+    """Last line of defence for "never over": cut the last rendered section until the text fits.
+
+    Line prices add up exactly, so this does nothing in practice; it exists so that the guarantee does
+    not rest on that observation alone.
+    """
+    while count > budget:
+        sections = render_sections(ctx)
+        name = next(reversed(sections))
+        optimization = ctx.optimization or Optimization(tokens_before=count, tokens_after=count)
+        current = optimization.cut.chars if optimization.cut and optimization.cut.section == name else None
+        last_line = sections[name][-1]
+        chars = max((current if current is not None else len(last_line)) - max((count - budget) * 2, 1), 0)
+        if chars == 0 and len(sections) > 1:
+            ctx = _drop_section(ctx, name)
+        else:
+            ctx = ctx.model_copy(
+                update={"optimization": optimization.model_copy(update={"cut": CutLine(section=name, chars=chars)})}
+            )
+        count = tokenizer.count(render_context(ctx))
+    return ctx
+
+
+def _drop_section(ctx: CustomerContext, name: str) -> CustomerContext:
+    empty: dict[str, dict[str, object]] = {
+        "notes": {"notes_for_ai": [], "freshness": {}},
+        "lifeAreas": {"life_areas": []},
+        "spiral": {"spiral_state": None},
+        "nextSession": {"scheduling_context": None},
+        "crm": {"crm_context": None},
+        "coachActions": {"coach_actions": []},
+        "recentEntries": {"recent_entries": []},
+        "entrySummaries": {"entry_summaries": []},
+        "supplements": {"supplements": []},
+        "history": {"scheduling_context": None},
+    }
+    optimization = ctx.optimization.model_copy(update={"cut": None}) if ctx.optimization else None
+    return ctx.model_copy(update={**empty.get(name, {}), "optimization": optimization})

@@ -1,0 +1,1 @@
+"""Pure pydantic models of the domain; no I/O."""

@@ -1,0 +1,74 @@
+"""CRM-side models: lifecycle, sentiment, tickets, interactions."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field, JsonValue, field_validator
+
+from fearvana_integration.domain.base import DomainModel, UtcDateTime
+
+LifecycleStage = Literal["onboarding", "active", "at-risk", "churned", "vip"]
+Sentiment = Literal["positive", "neutral", "negative"]
+InteractionType = Literal["chat", "email", "call", "appointment", "system"]
+
+MAX_SUMMARY_CHARS = 5000
+
+
+class Ticket(DomainModel):
+    """A support ticket in the CRM."""
+
+    id: str
+    subject: str
+    status: str
+    priority: str | None = None
+    created_at: UtcDateTime | None = None
+
+
+class CrmContact(DomainModel):
+    """The customer's record in the CRM, as found by email."""
+
+    id: str
+    email: str
+    display_name: str | None = None
+
+
+class CRMContext(DomainModel):
+    """What the CRM knows: stage, tags, sentiment, tickets. ``open_tickets`` is null where the CRM has none."""
+
+    lifecycle_stage: LifecycleStage | None
+    tags: list[str] = []
+    last_interaction: UtcDateTime | None = None
+    sentiment: Sentiment | None = None
+    open_tickets: int | None = None
+    tickets: list[Ticket] = []
+    contact_email: str | None = Field(default=None, description="The email on the CRM record, if it differs")
+
+
+class Interaction(DomainModel):
+    """Something that happened between the coach (or the AI) and the customer, to log in the CRM."""
+
+    id: UUID | None = Field(default=None, description="Optional client UUID, for idempotency")
+    type: InteractionType
+    timestamp: UtcDateTime
+    summary: str = Field(min_length=1, max_length=MAX_SUMMARY_CHARS)
+    sentiment: Sentiment | None = None
+    metadata: dict[str, JsonValue] | None = None
+
+    @field_validator("summary")
+    @classmethod
+    def _summary_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("summary must not be blank")
+        return value
+
+
+class InteractionRecord(DomainModel):
+    """An interaction as the CRM stores it (history)."""
+
+    crm_id: str
+    type: InteractionType
+    timestamp: UtcDateTime
+    summary: str
+    sentiment: Sentiment | None = None

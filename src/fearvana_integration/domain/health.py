@@ -1,0 +1,30 @@
+"""The health report (seed's JSON shape)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fearvana_integration.domain.base import DomainModel, UtcDateTime
+
+HealthState = Literal["healthy", "degraded", "unhealthy"]
+BreakerState = Literal["CLOSED", "OPEN", "HALF_OPEN"]
+
+
+class ServiceHealth(DomainModel):
+    """One dependency's ping."""
+
+    healthy: bool
+    latency: float | None = None
+    enabled: bool = True
+    provider: str | None = None
+    backend: str | None = None
+    error: str | None = None
+    checked_at: UtcDateTime | None = None
+
+
+class HealthStatus(DomainModel):
+    """``status`` is unhealthy when the store fails, degraded when an optional source fails."""
+
+    status: HealthState
+    timestamp: UtcDateTime
+    services: dict[str, ServiceHealth]

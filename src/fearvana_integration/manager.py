@@ -1,0 +1,203 @@
+"""IntegrationManager: the seed's API, thin, delegating to the assembler and the adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+from uuid import UUID
+
+from fearvana_integration.adapters.base import Adapter
+from fearvana_integration.config import Settings, load_settings
+from fearvana_integration.domain.context import CustomerContext
+from fearvana_integration.domain.crm import Interaction
+from fearvana_integration.domain.customer import CustomerRef
+from fearvana_integration.domain.health import HealthStatus, ServiceHealth
+from fearvana_integration.domain.scheduling import Appointment, AppointmentType, DateRange, TimeSlot
+from fearvana_integration.errors import (
+    IntegrationDisabled,
+    IntegrationError,
+    InvalidInput,
+    ProviderTimeout,
+    StoreUnavailable,
+    source_label,
+)
+from fearvana_integration.resilience.guard import Deadline
+from fearvana_integration.runtime import Runtime, build_runtime
+
+T = TypeVar("T")
+
+
+class IntegrationManager:
+    """Everything the AI coach can ask of or do through the integration layer (SPEC §1)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+
+    async def get_customer_context(self, customer_id: UUID | str, max_tokens: int | None = None) -> CustomerContext:
+        """The customer's context, fitted to ``max_tokens`` (default ``CONTEXT_DEFAULT_MAX_TOKENS``).
+
+        ``customer_id`` is the profile UUID (an email is accepted too, for the CLI). Raises
+        CustomerNotFound, StoreUnavailable or BudgetTooSmall; optional sources never make it fail.
+        """
+        return await self.runtime.assembler.assemble(_reference(customer_id), max_tokens)
+
+    async def log_interaction(self, customer_id: UUID | str, interaction: Interaction) -> str:
+        """Log the interaction in the CRM (and set its sentiment field); returns the CRM's id for it."""
+        crm = self._require(self.runtime.crm, "crm")
+        customer, deadline = await self._customer(customer_id)
+        crm_id = await self._call(
+            "crm", "log_interaction", lambda: crm.log_interaction(customer, interaction), deadline
+        )
+        if interaction.sentiment is not None:
+            sentiment = interaction.sentiment
+            await self._call("crm", "update_sentiment", lambda: crm.update_sentiment(customer, sentiment), deadline)
+        return crm_id
+
+    async def get_available_slots(
+        self, date_range: DateRange, appointment_type: AppointmentType = "coaching-session"
+    ) -> list[TimeSlot]:
+        """Free slots of ``appointment_type`` in ``date_range``, earliest first."""
+        scheduling = self._require(self.runtime.scheduling, "scheduling")
+        deadline = self._deadline()
+        return await self._call(
+            "scheduling",
+            "get_availability",
+            lambda: scheduling.get_availability(date_range, appointment_type),
+            deadline,
+        )
+
+    async def book_appointment(
+        self, customer_id: UUID | str, slot: TimeSlot, appointment_type: AppointmentType = "coaching-session"
+    ) -> Appointment:
+        """Book ``slot`` for the customer; SlotUnavailable (with alternatives) if it is taken."""
+        scheduling = self._require(self.runtime.scheduling, "scheduling")
+        customer, deadline = await self._customer(customer_id)
+        return await self._call(
+            "scheduling",
+            "book_appointment",
+            lambda: scheduling.book_appointment(customer, slot, appointment_type),
+            deadline,
+        )
+
+    async def cancel_appointment(self, customer_id: UUID | str, appointment_id: str) -> Appointment:
+        """Cancel one of the customer's own appointments (AppointmentNotFound for anyone else's)."""
+        scheduling = self._require(self.runtime.scheduling, "scheduling")
+        customer, deadline = await self._customer(customer_id)
+        return await self._call(
+            "scheduling",
+            "cancel_appointment",
+            lambda: scheduling.cancel_appointment(customer, appointment_id),
+            deadline,
+        )
+
+    async def get_health_status(self) -> HealthStatus:
+        """Ping every source (concurrently); unhealthy when the store fails, degraded when another does."""
+        names = ["supabase", *self.runtime.adapters()]
+        results = await asyncio.gather(*(self._ping(name) for name in names))
+        services = dict(zip(names, results, strict=True))
+        if not services["supabase"].healthy:
+            status = "unhealthy"
+        elif any(not s.healthy for name, s in services.items() if name != "supabase" and s.enabled):
+            status = "degraded"
+        else:
+            status = "healthy"
+        return HealthStatus(status=status, timestamp=self.runtime.clock.now(), services=services)
+
+    async def aclose(self) -> None:
+        """Release the runtime; the next :func:`get_integration_manager` builds a fresh one."""
+        global _manager
+        await self.runtime.aclose()
+        if _manager is self:
+            _manager = None
+
+    # Helpers --------------------------------------------------------------------------------------
+
+    def _deadline(self) -> Deadline:
+        return Deadline(self.runtime.clock, self.settings.context_deadline_ms / 1000)
+
+    @staticmethod
+    def _require(adapter: T | None, source: str) -> T:
+        if adapter is None:
+            raise IntegrationDisabled(source)
+        return adapter
+
+    async def _customer(self, customer_id: UUID | str) -> tuple[CustomerRef, Deadline]:
+        deadline = self._deadline()
+        row = await self.runtime.assembler.resolve(_reference(customer_id), deadline)
+        ref = CustomerRef(id=row.id, email=row.email, display_name=row.display_name, time_zone=row.time_zone or "UTC")
+        return ref, deadline
+
+    async def _call(self, source: str, operation: str, call: Callable[[], Awaitable[T]], deadline: Deadline) -> T:
+        limit = deadline.bound(self.settings.timeout_seconds(source))
+        try:
+            async with asyncio.timeout(limit):
+                return await call()
+        except TimeoutError:
+            raise ProviderTimeout(
+                f"{source_label(source)} did not answer within {limit:.3g} s", source=source, operation=operation
+            ) from None
+
+    async def _ping(self, name: str) -> ServiceHealth:
+        now = self.runtime.clock.now()
+        if name == "supabase":
+            return await self._timed_ping(
+                name, self.runtime.store.ping, provider="supabase", backend=self.runtime.store.backend
+            )
+        adapter: Adapter | None = self.runtime.adapters()[name]
+        provider = self.settings.provider(name)  # type: ignore[arg-type]
+        if adapter is None:
+            return ServiceHealth(healthy=True, enabled=False, provider=provider, checked_at=now)
+        return await self._timed_ping(name, adapter.ping, provider=provider)
+
+    async def _timed_ping(
+        self, name: str, ping: Callable[[], Awaitable[None]], *, provider: str, backend: str | None = None
+    ) -> ServiceHealth:
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            async with asyncio.timeout(self.settings.timeout_seconds(name)):
+                await ping()
+        except TimeoutError:
+            error = f"no answer within {self.settings.timeout_seconds(name):g} s"
+        except (IntegrationError, StoreUnavailable) as failure:
+            error = str(failure)
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        return ServiceHealth(
+            healthy=error is None,
+            latency=latency,
+            provider=provider,
+            backend=backend,
+            error=error,
+            checked_at=self.runtime.clock.now(),
+        )
+
+
+def _reference(customer_id: UUID | str) -> UUID | str:
+    """A UUID when the text is one; otherwise the text (an email)."""
+    if isinstance(customer_id, UUID):
+        return customer_id
+    text = customer_id.strip()
+    try:
+        return UUID(text)
+    except ValueError:
+        pass
+    if "@" not in text or len(text) > 320:
+        raise InvalidInput(f"Not a customer UUID or email: {text[:80]!r}")
+    return text
+
+
+_manager: IntegrationManager | None = None
+
+
+def get_integration_manager(settings: Settings | None = None) -> IntegrationManager:
+    """The process's manager, built lazily from the environment (or ``settings``) on first use."""
+    global _manager
+    if _manager is None:
+        _manager = IntegrationManager(build_runtime(settings or load_settings()))
+    return _manager
+
+
+__all__ = ["IntegrationManager", "get_integration_manager"]

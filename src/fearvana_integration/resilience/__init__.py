@@ -1,0 +1,1 @@
+"""Timeouts, deadlines (and, later, breakers and caching) applied in one place to every source call."""

@@ -1,0 +1,101 @@
+"""The composition root: ``build_runtime(settings)`` wires store, adapters, guard and tokenizer.
+
+The manager, the CLI and (later) the HTTP service all build their dependencies here and nowhere else;
+nothing is created at import time. ``Runtime.aclose()`` releases everything it built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar, cast
+
+from fearvana_integration.adapters.base import Adapter, CRMAdapter, EmailAdapter, SchedulingAdapter
+from fearvana_integration.adapters.mock_support import MockBehaviour
+from fearvana_integration.adapters.registry import adapter_class
+from fearvana_integration.clock import Clock, SystemClock
+from fearvana_integration.config import Settings, SourceKind
+from fearvana_integration.context.assembler import ContextAssembler
+from fearvana_integration.context.tokens import Tokenizer, get_tokenizer
+from fearvana_integration.errors import ConfigurationError
+from fearvana_integration.resilience.guard import SourceGuard
+from fearvana_integration.store.engine import create_engine
+from fearvana_integration.store.repository import CustomerStore
+
+
+@dataclass
+class Runtime:
+    """Everything one process needs to serve contexts and actions."""
+
+    settings: Settings
+    clock: Clock
+    store: CustomerStore
+    crm: CRMAdapter | None
+    scheduling: SchedulingAdapter | None
+    email: EmailAdapter | None
+    guard: SourceGuard
+    tokenizer: Tokenizer
+    assembler: ContextAssembler
+
+    def adapters(self) -> dict[str, Adapter | None]:
+        """Optional sources by key (None when disabled)."""
+        return {"crm": self.crm, "scheduling": self.scheduling, "email": self.email}
+
+    async def aclose(self) -> None:
+        """Close adapters and the store's pool."""
+        for adapter in self.adapters().values():
+            if adapter is not None:
+                await adapter.aclose()
+        await self.store.aclose()
+
+
+A = TypeVar("A", bound=Adapter)
+
+
+def _build_adapter(settings: Settings, kind: SourceKind, clock: Clock, base: type[A]) -> A | None:
+    if not settings.enabled(kind):
+        return None
+    cls = adapter_class(kind, settings.provider(kind))
+    if not issubclass(cls, base):
+        raise ConfigurationError(f"{cls.__name__} is not a {base.__name__}")
+    if issubclass(cls, MockBehaviour):
+        adapter: A = cls.get_instance()
+        cast(MockBehaviour, adapter).configure(
+            latency_ms=settings.mock_latency_range_ms,
+            failure_rate=settings.mock_failure_rate_for(kind),
+            seed=settings.mock_seed,
+            clock=clock,
+        )
+        return adapter
+    raise ConfigurationError(f"{kind.upper()}_PROVIDER={settings.provider(kind)} cannot be constructed")
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    """Wire one runtime from settings (ConfigurationError for an unavailable provider)."""
+    clock = clock or SystemClock()
+    # mypy refuses abstract classes as type[A] arguments; they are only used for isinstance checks here.
+    crm = _build_adapter(settings, "crm", clock, CRMAdapter)  # type: ignore[type-abstract]
+    scheduling = _build_adapter(settings, "scheduling", clock, SchedulingAdapter)  # type: ignore[type-abstract]
+    email = _build_adapter(settings, "email", clock, EmailAdapter)  # type: ignore[type-abstract]
+    store = CustomerStore(create_engine(settings), settings.database_backend)
+    guard = SourceGuard(clock)
+    tokenizer = get_tokenizer(settings.tokenizer_encoding)
+    assembler = ContextAssembler(
+        settings=settings,
+        store=store,
+        crm=crm,
+        scheduling=scheduling,
+        guard=guard,
+        tokenizer=tokenizer,
+        clock=clock,
+    )
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        store=store,
+        crm=crm,
+        scheduling=scheduling,
+        email=email,
+        guard=guard,
+        tokenizer=tokenizer,
+        assembler=assembler,
+    )

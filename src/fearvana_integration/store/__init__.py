@@ -1,0 +1,1 @@
+"""The customer store: the product's Supabase tables (or their embedded SQLite copy) and our own."""

@@ -1,0 +1,103 @@
+"""Store reads: a fixed number of statements whatever the data size, always filtered by the customer."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from fearvana_integration.config import load_settings
+from fearvana_integration.errors import CustomerNotFound
+from fearvana_integration.store.demo import demo_customer_id
+from fearvana_integration.store.engine import create_engine
+from fearvana_integration.store.repository import CustomerStore
+
+
+@pytest.fixture
+def store(demo_db: Path) -> Iterator[CustomerStore]:
+    settings = load_settings({"DATABASE_URL": f"sqlite:///{demo_db}"}, read_env_files=False)
+    return CustomerStore(create_engine(settings), "sqlite")
+
+
+class StatementLog:
+    def __init__(self, store: CustomerStore) -> None:
+        self.statements: list[str] = []
+        sa.event.listen(store.engine.sync_engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith("PRAGMA"):
+            self.statements.append(statement)
+
+
+@pytest.mark.parametrize("email", ["new@fearvana.local", "demo@fearvana.local", "heavy@fearvana.local"])
+async def test_same_number_of_statements_whatever_the_data_size(store: CustomerStore, email: str) -> None:
+    log = StatementLog(store)
+    profile = await store.find_profile(email)
+    sections = await store.load_sections(profile.id, datetime.now(UTC))
+    await store.aclose()
+    assert len(log.statements) == 7, log.statements  # profile + 6 section statements
+    if email == "heavy@fearvana.local":
+        assert len(sections.entries) > 1000
+
+
+async def test_every_section_belongs_to_the_customer(store: CustomerStore) -> None:
+    heavy = demo_customer_id("heavy@fearvana.local")
+    demo = await store.find_profile(demo_customer_id("demo@fearvana.local"))
+    sections = await store.load_sections(demo.id, datetime.now(UTC))
+    async with store.engine.connect() as conn:
+        own_levels = set(
+            (await conn.execute(sa.text("SELECT id FROM life_levels WHERE profile_id = :p"), {"p": demo.id.hex}))
+            .scalars()
+            .all()
+        )
+        heavy_entry_ids = set(
+            (
+                await conn.execute(
+                    sa.text(
+                        "SELECT e.id FROM entries e JOIN life_levels l ON l.id = e.level_id WHERE l.profile_id = :p"
+                    ),
+                    {"p": heavy.hex},
+                )
+            )
+            .scalars()
+            .all()
+        )
+    await store.aclose()
+    assert {level.id.hex for level in sections.levels} == own_levels
+    assert {entry.level_id.hex for entry in sections.entries} <= own_levels
+    assert not {entry.id.hex for entry in sections.entries} & heavy_entry_ids
+    assert sections.spiral.total_xp == 1240
+
+
+async def test_lookup_by_email_is_case_insensitive_and_unknown_is_not_found(store: CustomerStore) -> None:
+    assert (await store.find_profile("  Demo@Fearvana.LOCAL ")).email == "demo@fearvana.local"
+    with pytest.raises(CustomerNotFound):
+        await store.find_profile("nobody@fearvana.local")
+    await store.aclose()
+
+
+async def test_invalid_rows_are_skipped_not_fatal(tmp_path: Path, demo_db: Path, store: CustomerStore) -> None:
+    demo = demo_customer_id("demo@fearvana.local")
+    before = await store.load_sections(demo, datetime.now(UTC))
+    await store.aclose()
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(demo_db, copy)
+    broken = CustomerStore(
+        create_engine(load_settings({"DATABASE_URL": f"sqlite:///{copy}"}, read_env_files=False)), "sqlite"
+    )
+    async with broken.engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "UPDATE entries SET metric = '\"not an object\"' WHERE id IN (SELECT e.id FROM entries e "
+                "JOIN life_levels l ON l.id = e.level_id WHERE l.profile_id = :p LIMIT 1)"
+            ),
+            {"p": demo.hex},
+        )
+    after = await broken.load_sections(demo, datetime.now(UTC))
+    await broken.aclose()
+    assert len(after.entries) == len(before.entries) - 1
