@@ -131,7 +131,7 @@ def profile_item(profile: Profile, now: datetime) -> str:
         email += f", quiet {prefs.quiet_hours.start.strftime('%H:%M')}-{prefs.quiet_hours.end.strftime('%H:%M')}"
     return (
         f"- Customer {name} <{fence(profile.email)}>, since {fmt_day(profile.created_at)} "
-        f"({profile.account_age} days), time zone {profile.time_zone}, email {email}"
+        f"({profile.account_age} day{'' if profile.account_age == 1 else 's'}), time zone {profile.time_zone}, email {email}"
     )
 
 
@@ -142,8 +142,8 @@ def note_item(note: NoteForAi) -> str:
 
 
 def freshness_item(freshness: Mapping[str, SourceFreshness]) -> str:
-    """Where each part came from, on one line."""
-    parts = []
+    """Where each part came from, on one line (parts with the same source and state grouped)."""
+    groups: dict[str, list[str]] = {}
     for part, info in freshness.items():
         state: str = info.status
         if info.status == "stale" and info.age_seconds is not None:
@@ -152,8 +152,8 @@ def freshness_item(freshness: Mapping[str, SourceFreshness]) -> str:
             state = f"{info.status} ({fence(info.reason)})"
         elif info.from_cache:
             state = f"{info.status}, cached"
-        parts.append(f"{part} {info.source} {state}")
-    return "- Sources: " + "; ".join(parts)
+        groups.setdefault(f"{info.source} {state}", []).append(part)
+    return "- Sources: " + "; ".join(f"{', '.join(parts)} {state}" for state, parts in groups.items())
 
 
 def life_area_item(area: LifeArea, now: datetime) -> str:

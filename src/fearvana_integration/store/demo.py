@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from fearvana_integration.context.goals import DEFAULT_GOALS
+from fearvana_integration.context.goals import DEFAULT_GOALS, direction_of
 from fearvana_integration.domain.customer import LIFE_AREA_ORDER
 from fearvana_integration.store import schema as t
 
@@ -72,28 +72,6 @@ _TIME_ZONES = (
 )  # fmt: skip
 _LEVELS = ("beige", "purple", "red", "blue", "orange", "green", "yellow", "turquoise")
 
-# metric → (low, high) plausible range; values drift inside it with the customer's trend.
-_RANGES: dict[str, tuple[float, float]] = {
-    "meditation_minutes": (0, 30),
-    "gratitude_entries": (0, 5),
-    "goal_progress": (20, 100),
-    "quality_time_hours": (0, 4),
-    "communication_score": (3, 10),
-    "net_worth": (5_000, 250_000),
-    "savings_rate": (0, 35),
-    "weight": (150, 220),
-    "body_fat_percentage": (10, 30),
-    "workout_duration": (0, 90),
-    "sleep_hours": (4.5, 9),
-    "sleep_quality": (3, 10),
-    "stress_level": (1, 9),
-    "study_hours": (0, 3),
-    "courses_completed": (0, 2),
-    "leisure_hours": (0, 4),
-    "social_activities": (0, 5),
-    "calm_score": (2, 10),
-    "mindful_minutes": (0, 30),
-}
 _INTEGER_METRICS = {"gratitude_entries", "courses_completed", "social_activities", "communication_score"}
 _SUGGESTIONS: dict[str, tuple[str, ...]] = {
     "mindset_maturity": ("Meditate 10 minutes before checking your phone.", "Write three gratitudes tonight."),
@@ -261,12 +239,20 @@ def _plan(spec: DemoCustomerSpec, rng: random.Random) -> _Plan:
     )
 
 
-def _metric_value(name: str, progress: float, improving: bool, rng: random.Random) -> float | int:
-    low, high = _RANGES.get(name, (0, 10))
-    better_high = name not in ("body_fat_percentage", "stress_level")
-    share = 0.35 + 0.4 * (progress if improving else 1 - progress)  # progress: 0 oldest → 1 newest
-    position = share if better_high else 1 - share
-    value = low + (high - low) * min(max(position + rng.gauss(0, 0.12), 0), 1)
+def _metric_value(
+    name: str, target: float, progress: float, skill: float, improving: bool, rng: random.Random
+) -> float | int:
+    """A plausible value around the goal: ``skill`` (0-1) is how close this customer usually gets,
+    drifting with ``progress`` (0 oldest → 1 newest) up or down by the customer's trend."""
+    drift = 0.25 * (progress - 0.5) * (1 if improving else -1)
+    closeness = min(max(skill + drift + rng.gauss(0, 0.1), 0.05), 1.15)  # 1 = on target
+    direction = direction_of(name)
+    if direction == "down":
+        value = target / closeness if closeness > 0 else target * 3
+    elif direction == "target":
+        value = target * (1 + rng.choice((-1, 1)) * (1 - min(closeness, 1)) * 0.4)
+    else:
+        value = target * closeness
     return round(value) if name in _INTEGER_METRICS else round(value, 1)
 
 
@@ -308,8 +294,10 @@ def _customer_rows(spec: DemoCustomerSpec, now: datetime, seed: int, rows: _Rows
              "quiet_hours_end": plan.quiet[1] if plan.quiet else None, "updated_at": now},
         )  # fmt: skip
     level_ids: dict[str, uuid.UUID] = {}
+    goals: dict[str, dict[str, float]] = {}
+    skills = {category: rng.uniform(0.45, 0.95) for category in LIFE_AREA_ORDER}
     for category in LIFE_AREA_ORDER:
-        goal = dict(DEFAULT_GOALS[category])
+        goal = goals[category] = dict(DEFAULT_GOALS[category])
         if plan.entry_days and rng.random() < 0.2:
             metric = rng.choice(list(goal))
             goal[metric] = round(goal[metric] * rng.choice((0.8, 1.25)), 1)
@@ -330,7 +318,7 @@ def _customer_rows(spec: DemoCustomerSpec, now: datetime, seed: int, rows: _Rows
     for timestamp, category in _entry_times(plan, newest, rng):
         progress = 1 - (newest - timestamp).total_seconds() / max(plan.entry_days * 86400, 1)
         metrics: dict[str, Any] = {
-            name: _metric_value(name, progress, plan.improving, rng)
+            name: _metric_value(name, goals[category][name], progress, skills[category], plan.improving, rng)
             for name in rng.sample(list(DEFAULT_GOALS[category]), rng.randint(1, min(3, len(DEFAULT_GOALS[category]))))
         }
         if rng.random() < 0.03:

@@ -181,12 +181,12 @@ class MockCRMAdapter(MockBehaviour, CRMAdapter):
         tickets = [
             Ticket(
                 id=f"mock-ticket-{rng.randrange(10**8):08d}",
-                subject=rng.choice(_TICKET_SUBJECTS),
+                subject=subject,
                 status=rng.choice(("open", "open", "pending")),
                 priority=rng.choice(("low", "medium", "medium", "high")),
                 created_at=today - timedelta(days=rng.randrange(1, 30)) + timedelta(hours=rng.randrange(8, 18)),
             )
-            for _ in range(ticket_count)
+            for subject in rng.sample(_TICKET_SUBJECTS, ticket_count)
         ]
         tickets.sort(key=lambda ticket: ticket.created_at or today, reverse=True)
         history = [
