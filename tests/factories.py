@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from fearvana_integration.context.budget import FullContext, summarise_entries
+from fearvana_integration.context.budget import FullContext
 from fearvana_integration.context.goals import DEFAULT_GOALS
+from fearvana_integration.context.summaries import summarise_entries
 from fearvana_integration.domain.context import CustomerContext, NoteForAi, SourceFreshness
 from fearvana_integration.domain.crm import CRMContext, Ticket
 from fearvana_integration.domain.customer import (

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fearvana_integration.context.scoring import Observation, metric_score, score_and_trend, summarise_metrics
+from fearvana_integration.context.scoring import Observation, metric_score, score_and_trend
+from fearvana_integration.context.summaries import SummaryIndex, summarise_entries
+from fearvana_integration.domain.customer import Entry
 
 T0 = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
@@ -72,9 +74,22 @@ def test_unknown_metrics_count_as_more_is_better() -> None:
     assert score_and_trend([obs(0, pages_read=5)], {"pages_read": 10}) == (50, "stable")
 
 
+def entry(days_ago: float, **metrics: float) -> Entry:
+    return Entry(category="health", timestamp=T0 - timedelta(days=days_ago), metrics=metrics)
+
+
 def test_summary_statistics_and_trend() -> None:
-    observations = [obs(4, sleep_hours=6), obs(3, sleep_hours=6.5), obs(2, sleep_hours=7.5), obs(1, sleep_hours=8)]
-    summary = summarise_metrics(observations)["sleep_hours"]
-    assert (summary.mean, summary.min, summary.max, summary.trend) == (7.0, 6.0, 8.0, "up")
-    flat = summarise_metrics([obs(2, x=10), obs(1, x=10.2)])["x"]
-    assert flat.trend == "stable"
+    entries = [entry(4, sleep_hours=6), entry(3, sleep_hours=6.5), entry(2, sleep_hours=7.5), entry(1, sleep_hours=8)]
+    (summary,) = summarise_entries(entries)
+    stats = summary.metrics["sleep_hours"]
+    assert (summary.count, summary.from_, summary.to) == (4, T0 - timedelta(days=4), T0 - timedelta(days=1))
+    assert (stats.mean, stats.min, stats.max, stats.trend) == (7.0, 6.0, 8.0, "up")  # 7.75 vs 6.25
+    flat = summarise_entries([entry(2, x=10), entry(1, x=10.2)])[0].metrics["x"]
+    assert flat.trend == "stable"  # +2 % is within ±5 %
+
+
+def test_summaries_of_any_oldest_prefix_match_summarising_that_prefix() -> None:
+    entries = [entry(10 - i * 0.5, sleep_hours=5 + (i % 4), stress_level=i % 7) for i in range(20)]
+    index = SummaryIndex(entries)
+    for count in range(1, 21):
+        assert index.oldest(count) == summarise_entries(entries[:count])

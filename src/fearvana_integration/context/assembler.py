@@ -20,9 +20,10 @@ import structlog
 from fearvana_integration.adapters.base import CRMAdapter, SchedulingAdapter
 from fearvana_integration.clock import Clock
 from fearvana_integration.config import Settings
-from fearvana_integration.context.budget import FullContext, effective_budget, fit_context, summarise_entries
+from fearvana_integration.context.budget import FullContext, effective_budget, fit_context
 from fearvana_integration.context.notes import customer_notes, source_notes
 from fearvana_integration.context.scoring import Observation, score_and_trend
+from fearvana_integration.context.summaries import summarise_entries
 from fearvana_integration.context.tokens import Tokenizer
 from fearvana_integration.domain.context import CustomerContext
 from fearvana_integration.domain.crm import CRMContext
@@ -93,6 +94,12 @@ class ContextAssembler:
         budget = effective_budget(
             requested, self.settings.context_reserved_tokens, self.settings.context_token_margin_percent
         )
+        full = await self.assemble_full(reference, requested)
+        return fit_context(full, max_tokens=requested, budget=budget, tokenizer=self.tokenizer)
+
+    async def assemble_full(self, reference: UUID | str, max_tokens: int | None = None) -> FullContext:
+        """Everything known about the customer, before fitting to a budget."""
+        requested = max_tokens if max_tokens is not None else self.settings.context_default_max_tokens
         deadline = Deadline(self.clock, self.settings.context_deadline_ms / 1000)
         row = await self.resolve(reference, deadline)
         now = self.clock.now()
@@ -103,7 +110,7 @@ class ContextAssembler:
             self._crm(customer, deadline),
             self._scheduling(customer, deadline),
         )
-        full = build_full_context(
+        return build_full_context(
             customer_id=row.id,
             now=now,
             profile=profile,
@@ -112,7 +119,6 @@ class ContextAssembler:
             scheduling=scheduling,
             max_tokens=requested,
         )
-        return fit_context(full, max_tokens=requested, budget=budget, tokenizer=self.tokenizer)
 
     async def _crm(self, customer: CustomerRef, deadline: Deadline) -> Sourced[CRMContext | None]:
         adapter = self.crm

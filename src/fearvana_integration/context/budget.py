@@ -12,6 +12,7 @@ trend) rather than dropped. The fitted context is rendered once more and counted
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +26,6 @@ from fearvana_integration.context.render import (
     cut_line,
     entry_day_heading,
     entry_item,
-    fmt_day,
     freshness_item,
     header_lines,
     history_appointments,
@@ -42,7 +42,7 @@ from fearvana_integration.context.render import (
     ticket_item,
     upcoming_item,
 )
-from fearvana_integration.context.scoring import Observation, summarise_metrics
+from fearvana_integration.context.summaries import SummaryIndex
 from fearvana_integration.context.tokens import Tokenizer
 from fearvana_integration.domain.context import (
     CustomerContext,
@@ -84,28 +84,6 @@ def shorten_text(text: str, chars: int) -> str:
     if len(text) <= chars:
         return text
     return text[: max(chars, 0)].rstrip() + SHORTEN_MARKER
-
-
-def summarise_entries(entries: Sequence[Entry]) -> list[EntrySummary]:
-    """One summary per category (in first-seen order) of entries that are not listed one by one."""
-    by_category: dict[str, list[Entry]] = {}
-    for entry in entries:
-        by_category.setdefault(entry.category, []).append(entry)
-    summaries = []
-    for category, items in by_category.items():
-        stamps = [e.timestamp for e in items]
-        summaries.append(
-            EntrySummary.model_validate(
-                {
-                    "category": category,
-                    "count": len(items),
-                    "from": min(stamps),
-                    "to": max(stamps),
-                    "metrics": summarise_metrics([Observation(e.timestamp, e.metrics) for e in items]),
-                }
-            )
-        )
-    return summaries
 
 
 def shorten_fenced(text: str, chars: int) -> str:
@@ -184,7 +162,7 @@ class _Fitter:
         self.used = self.lines_cost(header)
 
     def lines_cost(self, lines: Sequence[str]) -> int:
-        return sum(self.tokenizer.count(line + "\n") for line in lines)
+        return sum(self.tokenizer.count_line(line + "\n") for line in lines)
 
     def heading_cost(self, section: str) -> int:
         return 0 if section in self.sections else self.tokenizer.count(HEADINGS[section] + "\n")
@@ -378,7 +356,7 @@ def _fit_entries(fitter: _Fitter, recent: list[Entry], older: list[Entry], now: 
     item_lines: list[list[str]] = []
     previous_day = None
     for entry in recent:
-        day = fmt_day(entry.timestamp)
+        day = entry.timestamp.date()
         lines = [entry_item(entry)]
         if day != previous_day:
             lines.insert(0, entry_day_heading(entry.timestamp, now))
@@ -389,12 +367,14 @@ def _fit_entries(fitter: _Fitter, recent: list[Entry], older: list[Entry], now: 
         prefix.append(prefix[-1] + fitter.lines_cost(lines))
     entries_heading = fitter.heading_cost("recentEntries")
     summaries_heading = fitter.heading_cost("entrySummaries")
+    n = len(recent)
     plans: dict[int, tuple[list[EntrySummary], list[int]]] = {}
+    index = SummaryIndex([*reversed(older), *reversed(recent)])  # both lists are newest first
 
     def summary_plan(k: int) -> tuple[list[EntrySummary], list[int]]:
         if k not in plans:
-            summaries = summarise_entries([*recent[k:], *older])
-            plans[k] = (summaries, [fitter.tokenizer.count(summary_item(s) + "\n") for s in summaries])
+            summaries = index.oldest(len(older) + n - k)
+            plans[k] = (summaries, [fitter.tokenizer.count_line(summary_item(s) + "\n") for s in summaries])
         return plans[k]
 
     def cost(k: int) -> int:
@@ -403,12 +383,19 @@ def _fit_entries(fitter: _Fitter, recent: list[Entry], older: list[Entry], now: 
         return listed + (summaries_heading + sum(summary_costs) if summary_costs else 0)
 
     room = fitter.room
-    n = len(recent)
-    k = n if cost(n) <= room else _largest(0, n - 1, lambda m: cost(m) <= room)
-    if k is not None and k < n:
-        # Summaries make the cost only roughly monotone in k: look a little further for a better fit.
-        k = max((m for m in range(k, min(n, k + 24)) if cost(m) <= room), key=cost)
-        if _list_with_cut(fitter, recent, older, item_lines, k, prefix[k] + entries_heading, summary_plan):
+    k: int | None = n
+    if cost(n) > room:
+        # Estimate with the summary cost of one split, then walk to the exact best split: the
+        # summaries' cost barely changes with k, so this takes a handful of probes, not a search.
+        estimate = cost(n - 1) - (entries_heading + prefix[n - 1] if n > 1 else 0)
+        k = min(bisect.bisect_right(prefix, room - estimate - entries_heading) - 1, n - 1)
+        while k >= 0 and cost(k) > room:
+            k -= 1
+        while 0 <= k < n - 1 and cost(k + 1) <= room:
+            k += 1
+        if k < 0:
+            k = None
+        elif _list_with_cut(fitter, recent, older, item_lines, k, prefix[k] + entries_heading, summary_plan):
             return False
     if k is None:
         summaries, summary_costs = summary_plan(0)
@@ -553,7 +540,9 @@ def fit_context(full: FullContext, *, max_tokens: int, budget: int, tokenizer: T
     """
     ctx = full.context
     older = len(full.older_entries)
-    before = tokenizer.count(render_context(ctx))
+    # Summing memoised line counts equals counting the whole text (no BPE piece spans a newline)
+    # and leaves every line's count in the memo for the fitter below.
+    before = sum(tokenizer.count_line(line + "\n") for line in render_context(ctx).splitlines())
     if before <= budget:
         report = _report(ctx, older, ctx, None, {})
         return ctx.model_copy(
@@ -564,7 +553,9 @@ def fit_context(full: FullContext, *, max_tokens: int, budget: int, tokenizer: T
             }
         )
     capped, shortened = _cap_free_text(ctx, FREE_TEXT_CAP_CHARS)
-    if tokenizer.count(render_context(capped)) <= budget:
+    # A removed character removes at most one token: skip rendering when capping cannot be enough.
+    most_saved = sum(len(text) - FREE_TEXT_CAP_CHARS for text in _free_texts(ctx) if len(text) > FREE_TEXT_CAP_CHARS)
+    if shortened and before - most_saved <= budget and tokenizer.count(render_context(capped)) <= budget:
         return _fit_by_capping(full, capped, shortened, before, max_tokens, budget, tokenizer)
     now = capped.retrieved_at
     fitter = _Fitter(budget, tokenizer, header_lines(capped))
@@ -584,9 +575,7 @@ def fit_context(full: FullContext, *, max_tokens: int, budget: int, tokenizer: T
         cut=draft.cut,
     )
     fitted = fitted.model_copy(update={"max_tokens": max_tokens, "optimization": optimization})
-    after = tokenizer.count(render_context(fitted))
-    fitted = _guarantee(fitted, after, budget, tokenizer)
-    after = tokenizer.count(render_context(fitted))
+    fitted, after = _guarantee(fitted, tokenizer.count(render_context(fitted)), budget, tokenizer)
     return fitted.model_copy(
         update={"token_count": after, "optimization": optimization.model_copy(update={"tokens_after": after})}
     )
@@ -635,7 +624,7 @@ def _free_texts(ctx: CustomerContext) -> list[str]:
     return texts
 
 
-def _guarantee(ctx: CustomerContext, count: int, budget: int, tokenizer: Tokenizer) -> CustomerContext:
+def _guarantee(ctx: CustomerContext, count: int, budget: int, tokenizer: Tokenizer) -> tuple[CustomerContext, int]:
     """Last line of defence for "never over": cut the last rendered section until the text fits.
 
     Line prices add up exactly, so this does nothing in practice; it exists so that the guarantee does
@@ -655,7 +644,7 @@ def _guarantee(ctx: CustomerContext, count: int, budget: int, tokenizer: Tokeniz
                 update={"optimization": optimization.model_copy(update={"cut": CutLine(section=name, chars=chars)})}
             )
         count = tokenizer.count(render_context(ctx))
-    return ctx
+    return ctx, count
 
 
 def _drop_section(ctx: CustomerContext, name: str) -> CustomerContext:

@@ -10,10 +10,11 @@ to price an item, so the fitted text is exactly what was priced.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 
 from fearvana_integration.domain.context import CustomerContext, NoteForAi, SourceFreshness
 from fearvana_integration.domain.crm import CRMContext, Ticket
@@ -80,6 +81,7 @@ def fmt_value(value: MetricValue) -> str:
     return fence(value)
 
 
+@functools.lru_cache(maxsize=4096)
 def fmt_key(key: str) -> str:
     """A metric name: plain when it is a simple identifier, fenced otherwise."""
     return key if _SAFE_KEY.match(key) else fence(key)
@@ -129,9 +131,10 @@ def profile_item(profile: Profile, now: datetime) -> str:
     email = f"opted in, {prefs.frequency}" if prefs.opt_in else "opted out"
     if prefs.quiet_hours is not None:
         email += f", quiet {prefs.quiet_hours.start.strftime('%H:%M')}-{prefs.quiet_hours.end.strftime('%H:%M')}"
+    age = f"{profile.account_age} day{'' if profile.account_age == 1 else 's'}"
     return (
-        f"- Customer {name} <{fence(profile.email)}>, since {fmt_day(profile.created_at)} "
-        f"({profile.account_age} day{'' if profile.account_age == 1 else 's'}), time zone {profile.time_zone}, email {email}"
+        f"- Customer {name} <{fence(profile.email)}>, since {fmt_day(profile.created_at)} ({age}), "
+        f"time zone {profile.time_zone}, email {email}"
     )
 
 
@@ -270,8 +273,20 @@ def entry_day_heading(day: datetime, now: datetime) -> str:
 
 def entry_item(entry: Entry) -> str:
     """One entry: time, area, metrics."""
-    metrics = ", ".join(f"{fmt_key(k)}={fmt_value(v)}" for k, v in entry.metrics.items()) or "(no values)"
-    return f"- {entry.timestamp.strftime('%H:%M')} {LIFE_AREA_LABELS[entry.category]}: {metrics}"
+    return _entry_line(entry.category, entry.timestamp, tuple(entry.metrics.items()))
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _entry_line(category: str, timestamp: datetime, metrics: tuple[tuple[str, MetricValue], ...]) -> str:
+    # Memoised: a context is rendered more than once while it is fitted, and entries repeat across requests.
+    values = ", ".join(f"{fmt_key(k)}={fmt_value(v)}" for k, v in metrics) or "(no values)"
+    return f"- {timestamp.strftime('%H:%M')} {LIFE_AREA_LABELS[category]}: {values}"
+
+
+def clear_caches() -> None:
+    """Forget memoised lines (for benchmarks that must measure a first rendering)."""
+    _entry_line.cache_clear()
+    fmt_key.cache_clear()
 
 
 def summary_item(summary: EntrySummary) -> str:
@@ -327,9 +342,9 @@ def header_lines(ctx: CustomerContext) -> list[str]:
 def entry_lines(entries: Iterable[Entry], now: datetime) -> list[str]:
     """Entries (newest first) grouped under day headings."""
     lines: list[str] = []
-    current_day: str | None = None
+    current_day: date | None = None
     for entry in entries:
-        day = fmt_day(entry.timestamp)
+        day = entry.timestamp.date()
         if day != current_day:
             lines.append(entry_day_heading(entry.timestamp, now))
             current_day = day

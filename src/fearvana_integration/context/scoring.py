@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from statistics import fmean
 
 from fearvana_integration.context.goals import METRIC_DIRECTIONS, Direction, direction_of
-from fearvana_integration.domain.customer import MetricSummary, MetricValue, Trend
+from fearvana_integration.domain.customer import MetricValue, Trend
 
 SCORING_WINDOW = timedelta(days=7)
 TREND_THRESHOLD_POINTS = 5.0
@@ -103,29 +103,3 @@ def score_and_trend(
         elif previous - current >= TREND_THRESHOLD_POINTS:
             trend = "down"
     return math.floor(current + 0.5), trend  # half up: 62.5 → 63, as people round
-
-
-def summarise_metrics(observations: Sequence[Observation]) -> dict[str, MetricSummary]:
-    """Mean/min/max per numeric metric, and its trend: the mean of the newer half of the values
-    against the older half, ``stable`` within ±5 % of the older mean."""
-    series: dict[str, list[tuple[datetime, float]]] = {}
-    for obs in observations:
-        for name, raw in obs.metrics.items():
-            number = numeric(raw)
-            if number is not None:
-                series.setdefault(name, []).append((obs.timestamp, number))
-    result: dict[str, MetricSummary] = {}
-    for name in sorted(series):
-        points = sorted(series[name], key=lambda point: point[0])
-        values = [value for _, value in points]
-        trend: Trend = "stable"
-        if len(values) >= 2:
-            half = len(values) // 2
-            older, newer = fmean(values[:half]), fmean(values[half:])
-            scale = max(abs(older), 1e-9)
-            if (newer - older) / scale > SUMMARY_TREND_THRESHOLD:
-                trend = "up"
-            elif (older - newer) / scale > SUMMARY_TREND_THRESHOLD:
-                trend = "down"
-        result[name] = MetricSummary(mean=round(fmean(values), 2), min=min(values), max=max(values), trend=trend)
-    return result

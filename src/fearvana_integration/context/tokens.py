@@ -10,6 +10,7 @@ independent pure-Python implementation.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import hashlib
 import threading
@@ -84,6 +85,9 @@ class Tokenizer:
             mergeable_ranks=_load_ranks(vocabulary),
             special_tokens=vocabulary.special_tokens,
         )
+
+        # Prompt lines repeat across fits (and within one), so their counts are memoised per process.
+        self.count_line = functools.lru_cache(maxsize=1 << 16)(self.count)
 
     def count(self, text: str) -> int:
         """Number of tokens of ``text``."""
