@@ -20,7 +20,7 @@ from fearvana_integration.config import Settings, load_settings
 from fearvana_integration.context.render import render_context
 from fearvana_integration.errors import BudgetTooSmall, ConfigurationError, IntegrationError, InvalidInput
 from fearvana_integration.manager import IntegrationManager
-from fearvana_integration.observability.logging import configure_from_settings
+from fearvana_integration.observability.logging import configure_logging
 from fearvana_integration.runtime import build_runtime
 
 T = TypeVar("T")
@@ -53,7 +53,9 @@ class HealthFormat(StrEnum):
 
 def _settings() -> Settings:
     settings = load_settings()
-    configure_from_settings(settings)
+    # The CLI's errors are one line each; its logs stay quiet unless LOG_LEVEL asks for them.
+    level = settings.log_level if "log_level" in settings.model_fields_set else "ERROR"
+    configure_logging(level, settings.log_format)
     return settings
 
 

@@ -5,24 +5,24 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
 from fearvana_integration.adapters.base import Adapter
+from fearvana_integration.cache import customer_key
 from fearvana_integration.config import Settings, load_settings
 from fearvana_integration.domain.context import CustomerContext
 from fearvana_integration.domain.crm import Interaction
 from fearvana_integration.domain.customer import CustomerRef
-from fearvana_integration.domain.health import HealthStatus, ServiceHealth
+from fearvana_integration.domain.health import BreakerStatus, HealthStatus, ServiceHealth
 from fearvana_integration.domain.scheduling import Appointment, AppointmentType, DateRange, TimeSlot
 from fearvana_integration.errors import (
     IntegrationDisabled,
     IntegrationError,
     InvalidInput,
-    ProviderTimeout,
-    StoreUnavailable,
-    source_label,
 )
+from fearvana_integration.resilience.breaker import CircuitBreaker
 from fearvana_integration.resilience.guard import Deadline
 from fearvana_integration.runtime import Runtime, build_runtime
 
@@ -35,6 +35,12 @@ class IntegrationManager:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
+        self._pings: dict[str, tuple[float, ServiceHealth]] = {}
+
+    @property
+    def circuit_breakers(self) -> dict[str, CircuitBreaker]:
+        """One breaker per source: ``supabase``, ``crm``, ``scheduling``, ``email``."""
+        return self.runtime.breakers
 
     async def get_customer_context(self, customer_id: UUID | str, max_tokens: int | None = None) -> CustomerContext:
         """The customer's context, fitted to ``max_tokens`` (default ``CONTEXT_DEFAULT_MAX_TOKENS``).
@@ -44,16 +50,26 @@ class IntegrationManager:
         """
         return await self.runtime.assembler.assemble(_reference(customer_id), max_tokens)
 
+    async def invalidate(self, customer_id: UUID | str) -> None:
+        """Drop every cached piece of one customer (and nothing of anyone else)."""
+        reference = _reference(customer_id)
+        if not isinstance(reference, UUID):
+            reference = (await self.runtime.assembler.resolve(reference)).id
+        await self.runtime.cache.invalidate(str(reference))
+
     async def log_interaction(self, customer_id: UUID | str, interaction: Interaction) -> str:
         """Log the interaction in the CRM (and set its sentiment field); returns the CRM's id for it."""
         crm = self._require(self.runtime.crm, "crm")
         customer, deadline = await self._customer(customer_id)
-        crm_id = await self._call(
-            "crm", "log_interaction", lambda: crm.log_interaction(customer, interaction), deadline
-        )
-        if interaction.sentiment is not None:
-            sentiment = interaction.sentiment
-            await self._call("crm", "update_sentiment", lambda: crm.update_sentiment(customer, sentiment), deadline)
+        try:
+            crm_id = await self._call(
+                "crm", "log_interaction", lambda: crm.log_interaction(customer, interaction), deadline
+            )
+            if interaction.sentiment is not None:
+                sentiment = interaction.sentiment
+                await self._call("crm", "update_sentiment", lambda: crm.update_sentiment(customer, sentiment), deadline)
+        finally:
+            await self.runtime.cache.delete(customer_key(str(customer.id), "crm"))
         return crm_id
 
     async def get_available_slots(
@@ -61,12 +77,11 @@ class IntegrationManager:
     ) -> list[TimeSlot]:
         """Free slots of ``appointment_type`` in ``date_range``, earliest first."""
         scheduling = self._require(self.runtime.scheduling, "scheduling")
-        deadline = self._deadline()
         return await self._call(
             "scheduling",
             "get_availability",
             lambda: scheduling.get_availability(date_range, appointment_type),
-            deadline,
+            self.runtime.assembler.deadline(),
         )
 
     async def book_appointment(
@@ -75,36 +90,55 @@ class IntegrationManager:
         """Book ``slot`` for the customer; SlotUnavailable (with alternatives) if it is taken."""
         scheduling = self._require(self.runtime.scheduling, "scheduling")
         customer, deadline = await self._customer(customer_id)
-        return await self._call(
-            "scheduling",
-            "book_appointment",
-            lambda: scheduling.book_appointment(customer, slot, appointment_type),
-            deadline,
-        )
+        try:
+            return await self._call(
+                "scheduling",
+                "book_appointment",
+                lambda: scheduling.book_appointment(customer, slot, appointment_type),
+                deadline,
+            )
+        finally:
+            await self.runtime.cache.delete(customer_key(str(customer.id), "scheduling"))
 
     async def cancel_appointment(self, customer_id: UUID | str, appointment_id: str) -> Appointment:
         """Cancel one of the customer's own appointments (AppointmentNotFound for anyone else's)."""
         scheduling = self._require(self.runtime.scheduling, "scheduling")
         customer, deadline = await self._customer(customer_id)
-        return await self._call(
-            "scheduling",
-            "cancel_appointment",
-            lambda: scheduling.cancel_appointment(customer, appointment_id),
-            deadline,
-        )
+        try:
+            return await self._call(
+                "scheduling",
+                "cancel_appointment",
+                lambda: scheduling.cancel_appointment(customer, appointment_id),
+                deadline,
+            )
+        finally:
+            await self.runtime.cache.delete(customer_key(str(customer.id), "scheduling"))
 
     async def get_health_status(self) -> HealthStatus:
-        """Ping every source (concurrently); unhealthy when the store fails, degraded when another does."""
+        """Ping every source (concurrently, each ping cached ``HEALTH_PING_CACHE_SECONDS``).
+
+        ``unhealthy`` when the store fails; ``degraded`` when an optional source fails or a breaker is
+        not closed; else ``healthy``.
+        """
         names = ["supabase", *self.runtime.adapters()]
-        results = await asyncio.gather(*(self._ping(name) for name in names))
+        results = await asyncio.gather(*(self._cached_ping(name) for name in names))
         services = dict(zip(names, results, strict=True))
+        breakers = {name: await self._breaker_status(breaker) for name, breaker in self.circuit_breakers.items()}
         if not services["supabase"].healthy:
             status = "unhealthy"
-        elif any(not s.healthy for name, s in services.items() if name != "supabase" and s.enabled):
+        elif any(not s.healthy for name, s in services.items() if name != "supabase" and s.enabled) or any(
+            b.state != "CLOSED" for b in breakers.values()
+        ):
             status = "degraded"
         else:
             status = "healthy"
-        return HealthStatus(status=status, timestamp=self.runtime.clock.now(), services=services)
+        return HealthStatus(
+            status=status,
+            timestamp=self.runtime.clock.now(),
+            services=services,
+            cache=await self.runtime.cache.stats(),
+            circuit_breakers=breakers,
+        )
 
     async def aclose(self) -> None:
         """Release the runtime; the next :func:`get_integration_manager` builds a fresh one."""
@@ -115,9 +149,6 @@ class IntegrationManager:
 
     # Helpers --------------------------------------------------------------------------------------
 
-    def _deadline(self) -> Deadline:
-        return Deadline(self.runtime.clock, self.settings.context_deadline_ms / 1000)
-
     @staticmethod
     def _require(adapter: T | None, source: str) -> T:
         if adapter is None:
@@ -125,20 +156,34 @@ class IntegrationManager:
         return adapter
 
     async def _customer(self, customer_id: UUID | str) -> tuple[CustomerRef, Deadline]:
-        deadline = self._deadline()
+        deadline = self.runtime.assembler.deadline()
         row = await self.runtime.assembler.resolve(_reference(customer_id), deadline)
         ref = CustomerRef(id=row.id, email=row.email, display_name=row.display_name, time_zone=row.time_zone or "UTC")
         return ref, deadline
 
     async def _call(self, source: str, operation: str, call: Callable[[], Awaitable[T]], deadline: Deadline) -> T:
-        limit = deadline.bound(self.settings.timeout_seconds(source))
-        try:
-            async with asyncio.timeout(limit):
-                return await call()
-        except TimeoutError:
-            raise ProviderTimeout(
-                f"{source_label(source)} did not answer within {limit:.3g} s", source=source, operation=operation
-            ) from None
+        return await self.runtime.guard.call(
+            source, operation, call, timeout_seconds=self.settings.timeout_seconds(source), deadline=deadline
+        )
+
+    async def _breaker_status(self, breaker: CircuitBreaker) -> BreakerStatus:
+        state = await breaker.state()
+        next_attempt = breaker.next_attempt_at(state)
+        return BreakerStatus(
+            state=state.state,
+            failure_count=state.failures,
+            opened_at=datetime.fromtimestamp(state.opened_at, UTC) if state.opened_at else None,
+            next_attempt_at=datetime.fromtimestamp(next_attempt, UTC) if next_attempt else None,
+        )
+
+    async def _cached_ping(self, name: str) -> ServiceHealth:
+        now = self.runtime.clock.monotonic()
+        cached = self._pings.get(name)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        result = await self._ping(name)
+        self._pings[name] = (now + self.settings.health_ping_cache_seconds, result)
+        return result
 
     async def _ping(self, name: str) -> ServiceHealth:
         now = self.runtime.clock.now()
@@ -162,7 +207,7 @@ class IntegrationManager:
                 await ping()
         except TimeoutError:
             error = f"no answer within {self.settings.timeout_seconds(name):g} s"
-        except (IntegrationError, StoreUnavailable) as failure:
+        except IntegrationError as failure:
             error = str(failure)
         latency = round((time.perf_counter() - started) * 1000, 1)
         return ServiceHealth(

@@ -12,11 +12,14 @@ from typing import TypeVar, cast
 from fearvana_integration.adapters.base import Adapter, CRMAdapter, EmailAdapter, SchedulingAdapter
 from fearvana_integration.adapters.mock_support import MockBehaviour
 from fearvana_integration.adapters.registry import adapter_class
+from fearvana_integration.cache import SourceCache
 from fearvana_integration.clock import Clock, SystemClock
 from fearvana_integration.config import Settings, SourceKind
 from fearvana_integration.context.assembler import ContextAssembler
 from fearvana_integration.context.tokens import Tokenizer, get_tokenizer
 from fearvana_integration.errors import ConfigurationError
+from fearvana_integration.resilience.breaker import BreakerConfig, CircuitBreaker, MemoryBreakerStore
+from fearvana_integration.resilience.breaker_redis import RedisBreakerStore
 from fearvana_integration.resilience.guard import SourceGuard
 from fearvana_integration.store.engine import create_engine
 from fearvana_integration.store.repository import CustomerStore
@@ -35,16 +38,22 @@ class Runtime:
     guard: SourceGuard
     tokenizer: Tokenizer
     assembler: ContextAssembler
+    cache: SourceCache
+    breakers: dict[str, CircuitBreaker]
+    breaker_store: MemoryBreakerStore | RedisBreakerStore
 
     def adapters(self) -> dict[str, Adapter | None]:
         """Optional sources by key (None when disabled)."""
         return {"crm": self.crm, "scheduling": self.scheduling, "email": self.email}
 
     async def aclose(self) -> None:
-        """Close adapters and the store's pool."""
+        """Close adapters, the cache, the breaker store and the store's pool."""
         for adapter in self.adapters().values():
             if adapter is not None:
                 await adapter.aclose()
+        await self.cache.aclose()
+        if isinstance(self.breaker_store, RedisBreakerStore):
+            await self.breaker_store.aclose()
         await self.store.aclose()
 
 
@@ -77,7 +86,13 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     scheduling = _build_adapter(settings, "scheduling", clock, SchedulingAdapter)  # type: ignore[type-abstract]
     email = _build_adapter(settings, "email", clock, EmailAdapter)  # type: ignore[type-abstract]
     store = CustomerStore(create_engine(settings), settings.database_backend)
-    guard = SourceGuard(clock)
+    cache = SourceCache(settings, clock)
+    breaker_store = build_breaker_store(settings)
+    breakers = {
+        source: CircuitBreaker(source, breaker_store, breaker_config(settings, source), clock)
+        for source in ("supabase", "crm", "scheduling", "email")
+    }
+    guard = SourceGuard(clock, cache=cache if settings.cache_enabled else None, breakers=breakers)
     tokenizer = get_tokenizer(settings.tokenizer_encoding)
     assembler = ContextAssembler(
         settings=settings,
@@ -98,4 +113,23 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         guard=guard,
         tokenizer=tokenizer,
         assembler=assembler,
+        cache=cache,
+        breakers=breakers,
+        breaker_store=breaker_store,
     )
+
+
+def breaker_config(settings: Settings, source: str) -> BreakerConfig:
+    """``CIRCUIT_BREAKER_THRESHOLD`` / ``CIRCUIT_BREAKER_TIMEOUT``; a trial may take twice the source timeout."""
+    return BreakerConfig(
+        threshold=settings.circuit_breaker_threshold,
+        open_seconds=settings.circuit_breaker_timeout / 1000,
+        trial_timeout_seconds=max(2 * settings.timeout_seconds(source), 1.0),
+    )
+
+
+def build_breaker_store(settings: Settings) -> MemoryBreakerStore | RedisBreakerStore:
+    """Shared in Redis with ``CACHE_BACKEND=redis``, else in this process."""
+    if settings.cache_backend == "redis" and settings.redis_url is not None:
+        return RedisBreakerStore(settings.redis_url.get_secret_value())
+    return MemoryBreakerStore()

@@ -41,7 +41,6 @@ def cli(tmp_path: Path, demo_db: Path, monkeypatch: pytest.MonkeyPatch, capsys: 
             monkeypatch.delenv(key)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{demo_db}")
     monkeypatch.setenv("MOCK_LATENCY_MS", "0")
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
 
     def run(*args: str, **env: str) -> Result:
         for key, value in env.items():
@@ -170,7 +169,7 @@ def test_health_json(cli) -> None:  # type: ignore[no-untyped-def]
 def test_seed_demo_and_context_in_a_fresh_directory(tmp_path: Path) -> None:
     """The real console script, in its own process: seeds a new file, prints a context, no traceback."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CRM_", "MOCK_"))}
-    env.update({"MOCK_LATENCY_MS": "0", "LOG_LEVEL": "WARNING"})
+    env.update({"MOCK_LATENCY_MS": "0"})
     script = Path(sys.executable).parent / "fearvana-integration"
     seeded = subprocess.run([script, "db", "seed-demo"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert seeded.returncode == 0, seeded.stderr

@@ -42,7 +42,7 @@ async def test_same_number_of_statements_whatever_the_data_size(store: CustomerS
     await store.aclose()
     assert len(log.statements) == 7, log.statements  # profile + 6 section statements
     if email == "heavy@fearvana.local":
-        assert len(sections.entries) > 1000
+        assert len(sections.activity.entries) > 1000
 
 
 async def test_every_section_belongs_to_the_customer(store: CustomerStore) -> None:
@@ -68,10 +68,10 @@ async def test_every_section_belongs_to_the_customer(store: CustomerStore) -> No
             .all()
         )
     await store.aclose()
-    assert {level.id.hex for level in sections.levels} == own_levels
-    assert {entry.level_id.hex for entry in sections.entries} <= own_levels
-    assert not {entry.id.hex for entry in sections.entries} & heavy_entry_ids
-    assert sections.spiral.total_xp == 1240
+    assert {level.id.hex for level in sections.activity.levels} == own_levels
+    assert {entry.level_id.hex for entry in sections.activity.entries} <= own_levels
+    assert not {entry.id.hex for entry in sections.activity.entries} & heavy_entry_ids
+    assert sections.journey.spiral.total_xp == 1240
 
 
 async def test_lookup_by_email_is_case_insensitive_and_unknown_is_not_found(store: CustomerStore) -> None:
@@ -100,4 +100,4 @@ async def test_invalid_rows_are_skipped_not_fatal(tmp_path: Path, demo_db: Path,
         )
     after = await broken.load_sections(demo, datetime.now(UTC))
     await broken.aclose()
-    assert len(after.entries) == len(before.entries) - 1
+    assert len(after.activity.entries) == len(before.activity.entries) - 1

@@ -8,16 +8,18 @@ comes back, with ``null`` for their part and a note saying why.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
 from fearvana_integration.adapters.base import CRMAdapter, SchedulingAdapter
+from fearvana_integration.cache import Cached, Codec, SourceCache, customer_key
 from fearvana_integration.clock import Clock
 from fearvana_integration.config import Settings
 from fearvana_integration.context.budget import FullContext, effective_budget, fit_context
@@ -43,8 +45,8 @@ from fearvana_integration.domain.customer import (
 from fearvana_integration.domain.scheduling import SchedulingContext
 from fearvana_integration.domain.sourced import Sourced
 from fearvana_integration.errors import StoreUnavailable
-from fearvana_integration.resilience.guard import Deadline, SourceGuard
-from fearvana_integration.store.repository import CustomerStore, StoreSections
+from fearvana_integration.resilience.guard import Deadline, Part, SourceGuard
+from fearvana_integration.store.repository import ActivitySections, CustomerStore, JourneySections, StoreSections
 from fearvana_integration.store.rows import ProfileRow, SupplementRow
 
 RECENT_WINDOW = timedelta(days=30)
@@ -53,8 +55,50 @@ T = TypeVar("T")
 log = structlog.get_logger("fearvana_integration.assembler")
 
 
+@dataclass(frozen=True)
+class Parts:
+    """How each cacheable part of a customer is fetched: source, TTL, codec, timeout."""
+
+    profile: Part[ProfileRow]
+    activity: Part[ActivitySections]
+    journey: Part[JourneySections]
+    crm: Part[CRMContext | None]
+    scheduling: Part[SchedulingContext]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Parts:
+        """TTLs per data type (SPEC §4): profile 5 min, life areas and entries 2 min, other store data
+        ``CACHE_DEFAULT_TTL``, CRM 10 min, scheduling 1 min."""
+        store_timeout = settings.timeout_seconds("supabase")
+        return cls(
+            profile=Part("supabase", "profile", settings.cache_ttl_profile_seconds, Codec(ProfileRow), store_timeout),
+            activity=Part(
+                "supabase", "activity", settings.cache_ttl_life_areas_seconds, Codec(ActivitySections), store_timeout
+            ),
+            journey=Part("supabase", "journey", settings.cache_default_ttl, Codec(JourneySections), store_timeout),
+            crm=Part(
+                "crm", "crm", settings.cache_ttl_crm_seconds, Codec(CRMContext | None), settings.timeout_seconds("crm")
+            ),
+            scheduling=Part(
+                "scheduling",
+                "scheduling",
+                settings.cache_ttl_scheduling_seconds,
+                Codec(SchedulingContext),
+                settings.timeout_seconds("scheduling"),
+            ),
+        )
+
+    def all(self) -> tuple[Part[Any], ...]:
+        """Every part, in a fixed order."""
+        return (self.profile, self.activity, self.journey, self.crm, self.scheduling)
+
+
+FITTED_TTL_SECONDS = 60.0
+FITTED_CODEC: Codec[CustomerContext] = Codec(CustomerContext)
+
+
 class ContextAssembler:
-    """Builds :class:`CustomerContext` objects from the store and the optional sources."""
+    """Builds :class:`CustomerContext` objects from the store and the optional sources, through the guard."""
 
     def __init__(
         self,
@@ -74,19 +118,30 @@ class ContextAssembler:
         self.guard = guard
         self.tokenizer = tokenizer
         self.clock = clock
+        self.parts = Parts.from_settings(settings)
 
-    async def _store(self, operation: Callable[[], Awaitable[T]], deadline: Deadline) -> T:
-        limit = deadline.bound(self.settings.timeout_seconds("supabase"))
-        try:
-            async with asyncio.timeout(limit):
-                return await operation()
-        except TimeoutError:
-            raise StoreUnavailable(f"Customer store did not answer within {limit:.3g} s") from None
+    def deadline(self) -> Deadline:
+        """A fresh request deadline (``CONTEXT_DEADLINE_MS``)."""
+        return Deadline(self.clock, self.settings.context_deadline_ms / 1000)
+
+    @property
+    def _cache(self) -> SourceCache | None:
+        return self.guard.cache if self.settings.cache_enabled else None
 
     async def resolve(self, reference: UUID | str, deadline: Deadline | None = None) -> ProfileRow:
-        """The customer's profile row by UUID or email (CustomerNotFound / StoreUnavailable)."""
-        deadline = deadline or Deadline(self.clock, self.settings.context_deadline_ms / 1000)
-        return await self._store(lambda: self.store.find_profile(reference), deadline)
+        """The customer's profile row by UUID (cached) or email; CustomerNotFound / StoreUnavailable."""
+        deadline = deadline or self.deadline()
+        use_cache = isinstance(reference, UUID) and self._cache is not None
+        customer_id = str(reference) if isinstance(reference, UUID) else ""
+        sourced = await self.guard.fetch(
+            self.parts.profile,
+            customer_id,
+            "supabase",
+            lambda: self.store.find_profile(reference),
+            deadline,
+            use_cache=use_cache,
+        )
+        return _required(sourced, "profile")
 
     async def assemble(self, reference: UUID | str, max_tokens: int | None = None) -> CustomerContext:
         """The fitted context of one customer (by UUID, or by email for the CLI)."""
@@ -94,57 +149,163 @@ class ContextAssembler:
         budget = effective_budget(
             requested, self.settings.context_reserved_tokens, self.settings.context_token_margin_percent
         )
-        full = await self.assemble_full(reference, requested)
-        return fit_context(full, max_tokens=requested, budget=budget, tokenizer=self.tokenizer)
+        deadline = self.deadline()
+        if not isinstance(reference, UUID):
+            reference = (await self.resolve(reference, deadline)).id
+        cache = self._cache
+        cached = await self._cached_parts(reference) if cache is not None else {}
+        fitted_key = self._fitted_key(reference, requested, cached)
+        if fitted_key is not None and cache is not None:
+            hit = await cache.read(fitted_key, FITTED_CODEC)
+            if hit is not None and cache.is_fresh(hit, FITTED_TTL_SECONDS):
+                cache.hits += 1
+                return hit.value
+        full, all_fresh = await self._assemble(reference, requested, deadline, cached)
+        fitted = fit_context(full, max_tokens=requested, budget=budget, tokenizer=self.tokenizer)
+        if cache is not None and all_fresh:
+            fresh_key = self._fitted_key(reference, requested, await self._cached_parts(reference))
+            if fresh_key is not None:
+                stamp = Cached(fitted, self.clock.now().timestamp())
+                await cache.write(fresh_key, FITTED_CODEC, stamp, FITTED_TTL_SECONDS, str(reference))
+        return fitted
 
     async def assemble_full(self, reference: UUID | str, max_tokens: int | None = None) -> FullContext:
         """Everything known about the customer, before fitting to a budget."""
         requested = max_tokens if max_tokens is not None else self.settings.context_default_max_tokens
-        deadline = Deadline(self.clock, self.settings.context_deadline_ms / 1000)
-        row = await self.resolve(reference, deadline)
+        deadline = self.deadline()
+        if not isinstance(reference, UUID):
+            reference = (await self.resolve(reference, deadline)).id
+        cached = await self._cached_parts(reference) if self._cache is not None else {}
+        full, _ = await self._assemble(reference, requested, deadline, cached)
+        return full
+
+    async def _cached_parts(self, customer_id: UUID) -> dict[str, Cached[Any]]:
+        """Every part's cache entry in one round trip (present ones only)."""
+        cache = self._cache
+        if cache is None:
+            return {}
+        parts = self.parts.all()
+        keys = [customer_key(str(customer_id), part.name) for part in parts]
+        entries = await cache.read_many(keys, [part.codec for part in parts])
+        return {part.name: entry for part, entry in zip(parts, entries, strict=True) if entry is not None}
+
+    def _fitted_key(self, customer_id: UUID, max_tokens: int, cached: dict[str, Cached[Any]]) -> str | None:
+        """The key of a fitted context made from exactly these part versions, if all are fresh.
+
+        A refreshed part has a new fetch time, hence a new key: the fitted context is never older
+        than its parts.
+        """
+        cache = self._cache
+        if cache is None:
+            return None
+        versions = []
+        for part in self.parts.all():
+            if part.name in ("crm", "scheduling") and getattr(self, part.name) is None:
+                versions.append("disabled")
+                continue
+            entry = cached.get(part.name)
+            if entry is None or not cache.is_fresh(entry, part.ttl):
+                return None
+            versions.append(repr(entry.fetched_at))
+        s = self.settings
+        recipe = f"{max_tokens}|{s.tokenizer_encoding}|{s.context_reserved_tokens}|{s.context_token_margin_percent}"
+        digest = hashlib.sha256("|".join([recipe, *versions]).encode()).hexdigest()[:24]
+        return customer_key(str(customer_id), f"fitted:{digest}")
+
+    async def _assemble(
+        self, customer_id: UUID, max_tokens: int, deadline: Deadline, cached: dict[str, Cached[Any]]
+    ) -> tuple[FullContext, bool]:
+        key = str(customer_id)
+        parts = self.parts
+        profile_part = await self.guard.fetch(
+            parts.profile,
+            key,
+            "supabase",
+            lambda: self.store.find_profile(customer_id),
+            deadline,
+            cached=cached.get("profile"),
+            use_cache=self._cache is not None,
+        )
+        row = _required(profile_part, "profile")
         now = self.clock.now()
         profile = build_profile(row, now)
         customer = CustomerRef(id=row.id, email=row.email, display_name=row.display_name, time_zone=profile.time_zone)
-        sections, crm, scheduling = await asyncio.gather(
-            self._store(lambda: self.store.load_sections(row.id, now), deadline),
-            self._crm(customer, deadline),
-            self._scheduling(customer, deadline),
+        use_cache = self._cache is not None
+        activity, journey, crm, scheduling = await asyncio.gather(
+            self.guard.fetch(
+                parts.activity,
+                key,
+                "supabase",
+                lambda: self.store.load_activity(row.id, now),
+                deadline,
+                cached=cached.get("activity"),
+                use_cache=use_cache,
+            ),
+            self.guard.fetch(
+                parts.journey,
+                key,
+                "supabase",
+                lambda: self.store.load_journey(row.id),
+                deadline,
+                cached=cached.get("journey"),
+                use_cache=use_cache,
+            ),
+            self._optional(self.crm, parts.crm, customer, cached, deadline, "get_crm_context"),
+            self._optional(self.scheduling, parts.scheduling, customer, cached, deadline, "get_scheduling_context"),
         )
-        return build_full_context(
+        sections = StoreSections(_required(activity, "activity"), _required(journey, "journey"))
+        store_parts = [profile_part, activity, journey]
+        full = build_full_context(
             customer_id=row.id,
             now=now,
             profile=profile,
             sections=sections,
+            store=_worst(store_parts),
             crm=crm,
             scheduling=scheduling,
-            max_tokens=requested,
+            max_tokens=max_tokens,
+        )
+        all_fresh = all(p.status == "fresh" for p in store_parts) and all(
+            p.status in ("fresh", "disabled") for p in (crm, scheduling)
+        )
+        return full, all_fresh
+
+    async def _optional(
+        self,
+        adapter: CRMAdapter | SchedulingAdapter | None,
+        part: Part[Any],
+        customer: CustomerRef,
+        cached: dict[str, Cached[Any]],
+        deadline: Deadline,
+        operation: str,
+    ) -> Sourced[Any]:
+        if adapter is None:
+            return SourceGuard.disabled(part.source, self.settings.provider(part.source))  # type: ignore[arg-type]
+        load = getattr(adapter, operation)
+        return await self.guard.fetch(
+            part,
+            str(customer.id),
+            adapter.name,
+            lambda: load(customer),
+            deadline,
+            cached=cached.get(part.name),
+            use_cache=self._cache is not None,
         )
 
-    async def _crm(self, customer: CustomerRef, deadline: Deadline) -> Sourced[CRMContext | None]:
-        adapter = self.crm
-        if adapter is None:
-            return SourceGuard.disabled("crm", self.settings.crm_provider)
-        return await self.guard.call(
-            "crm",
-            adapter.name,
-            "get_crm_context",
-            lambda: adapter.get_crm_context(customer),
-            timeout=self.settings.timeout_seconds("crm"),
-            deadline=deadline,
-        )
 
-    async def _scheduling(self, customer: CustomerRef, deadline: Deadline) -> Sourced[SchedulingContext]:
-        adapter = self.scheduling
-        if adapter is None:
-            return SourceGuard.disabled("scheduling", self.settings.scheduling_provider)
-        return await self.guard.call(
-            "scheduling",
-            adapter.name,
-            "get_scheduling_context",
-            lambda: adapter.get_scheduling_context(customer),
-            timeout=self.settings.timeout_seconds("scheduling"),
-            deadline=deadline,
-        )
+def _required(sourced: Sourced[T], part: str) -> T:
+    """A store part's value, or StoreUnavailable when there is neither data nor a stale copy."""
+    if sourced.value is None or sourced.status == "unavailable":
+        raise StoreUnavailable(f"Customer store unavailable ({part}): {sourced.reason or 'no data'}")
+    return sourced.value
+
+
+def _worst(parts: list[Sourced[Any]]) -> Sourced[Any]:
+    """The store's freshness as one value: stale if any part is stale (the oldest one)."""
+    stale = [p for p in parts if p.status == "stale"]
+    if stale:
+        return max(stale, key=lambda p: p.age_seconds or 0)
+    return min(parts, key=lambda p: p.fetched_at.timestamp() if p.fetched_at else 0)
 
 
 def _time_zone(row: ProfileRow) -> str:
@@ -205,7 +366,7 @@ def _supplement(row: SupplementRow) -> Supplement:
 
 def build_life_areas(sections: StoreSections, entries: list[Entry]) -> list[LifeArea]:
     """All 8 areas in canonical order; an area without a life_levels row is "no data yet"."""
-    levels = {level.category: level for level in sections.levels}
+    levels = {level.category: level for level in sections.activity.levels}
     observations: dict[str, list[Observation]] = {}
     for entry in entries:
         observations.setdefault(entry.category, []).append(Observation(entry.timestamp, entry.metrics))
@@ -238,6 +399,7 @@ def build_full_context(
     now: datetime,
     profile: Profile,
     sections: StoreSections,
+    store: Sourced[Any],
     crm: Sourced[CRMContext | None],
     scheduling: Sourced[SchedulingContext],
     max_tokens: int,
@@ -245,7 +407,7 @@ def build_full_context(
     """The unfitted context and the older entries its summaries come from."""
     entries = [
         Entry.model_validate({"category": e.category, "timestamp": e.ts, "metrics": e.metric})
-        for e in sections.entries
+        for e in sections.activity.entries
         if e.category in LIFE_AREA_LABELS
     ]
     recent = [entry for entry in entries if entry.timestamp >= now - RECENT_WINDOW]
@@ -262,17 +424,18 @@ def build_full_context(
                 "ai_metadata": row.ai_metadata or {},
             }
         )
-        for row in sections.coach_actions
+        for row in sections.journey.coach_actions
     ]
-    spiral = sections.spiral
+    spiral = sections.journey.spiral
     spiral_state = SpiralState(
         current_level=spiral.current_level,
         current_step=spiral.current_step,
         step_progress=spiral.step_progress,
-        completed_challenges=[c.challenge_id for c in sections.challenges],
+        completed_challenges=[c.challenge_id for c in sections.journey.challenges],
         total_xp=spiral.total_xp or 0,
     )
     notes = [
+        *source_notes("supabase", store),
         *source_notes("crm", crm),
         *source_notes("scheduling", scheduling),
         *customer_notes(
@@ -285,7 +448,7 @@ def build_full_context(
             scheduling=scheduling,
         ),
     ]
-    store_freshness = Sourced(value=None, status="fresh", source="supabase", fetched_at=now).freshness()
+    store_freshness = store.freshness()
     context = CustomerContext(
         customer_id=customer_id,
         retrieved_at=now,
@@ -297,7 +460,7 @@ def build_full_context(
         entry_summaries=summarise_entries(older),
         spiral_state=spiral_state,
         coach_actions=actions,
-        supplements=[_supplement(row) for row in sections.supplements],
+        supplements=[_supplement(row) for row in sections.journey.supplements],
         crm_context=crm.value if crm.ok else None,
         scheduling_context=scheduling.value if scheduling.ok else None,
         freshness={

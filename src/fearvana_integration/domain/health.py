@@ -22,9 +22,30 @@ class ServiceHealth(DomainModel):
     checked_at: UtcDateTime | None = None
 
 
+class BreakerStatus(DomainModel):
+    """One circuit breaker, as the health report shows it."""
+
+    state: BreakerState
+    failure_count: int
+    opened_at: UtcDateTime | None = None
+    next_attempt_at: UtcDateTime | None = None
+
+
+class CacheStats(DomainModel):
+    """Entries, hits, misses, hit rate."""
+
+    size: int
+    hits: int
+    misses: int
+    hit_rate: float
+    backend: str = "memory"
+
+
 class HealthStatus(DomainModel):
     """``status`` is unhealthy when the store fails, degraded when an optional source fails."""
 
     status: HealthState
     timestamp: UtcDateTime
     services: dict[str, ServiceHealth]
+    cache: CacheStats | None = None
+    circuit_breakers: dict[str, BreakerStatus] = {}

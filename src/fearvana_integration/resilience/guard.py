@@ -1,29 +1,41 @@
-"""SourceGuard: the one place every optional source call gets its timeout and its failure handling.
+"""SourceGuard: the one place every source call goes through — cache → circuit breaker → timeout.
 
-A call returns a :class:`Sourced` value: fresh, or unavailable with the reason. It never raises for a
-provider failure, so one broken source cannot break a customer's context.
+:meth:`SourceGuard.fetch` returns a :class:`Sourced` value (fresh, stale with its age, or
+unavailable with the reason) and never raises for a source failure, so one broken source cannot break
+a customer's context; :meth:`SourceGuard.call` is the same path without the cache, for writes, and
+raises. Concurrent misses of one key share one source call (in this process, and across processes
+when the cache is in Redis); a failing source is answered with its last good value for up to
+``CACHE_STALE_MAX_SECONDS``; an open breaker answers at once without touching the network.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
 
 import structlog
 
+from fearvana_integration.cache import Cached, Codec, SourceCache, customer_key
 from fearvana_integration.clock import Clock
 from fearvana_integration.domain.sourced import Sourced
 from fearvana_integration.errors import (
     CapabilityNotSupported,
+    CircuitOpen,
     CustomerNotFound,
     IntegrationError,
     ProviderError,
+    ProviderTimeout,
+    StoreUnavailable,
     source_label,
 )
+from fearvana_integration.resilience.breaker import CircuitBreaker
 
 T = TypeVar("T")
 log = structlog.get_logger("fearvana_integration.guard")
+LOCK_POLL_SECONDS = 0.01
 
 
 class Deadline:
@@ -42,40 +54,201 @@ class Deadline:
         return min(timeout, self.remaining())
 
 
-class SourceGuard:
-    """Applies the per-source timeout (bounded by the request's deadline) and classifies failures."""
+@dataclass(frozen=True)
+class Part(Generic[T]):
+    """One cacheable piece of a customer's data: which source it comes from and how long it keeps."""
 
-    def __init__(self, clock: Clock) -> None:
+    source: str
+    name: str
+    ttl: float
+    codec: Codec[T]
+    timeout: float
+
+
+def _counts(error: BaseException) -> bool:
+    if isinstance(error, TimeoutError | StoreUnavailable):
+        return True
+    if isinstance(error, ProviderError):
+        return error.counts_for_breaker
+    return False
+
+
+class SourceGuard:
+    """Applies cache, breaker and timeout to source calls, the same way for every source."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        cache: SourceCache | None = None,
+        breakers: dict[str, CircuitBreaker] | None = None,
+    ) -> None:
         self.clock = clock
+        self.cache = cache
+        self.breakers = breakers or {}
+        self._flights: dict[str, asyncio.Future[Sourced[Any]]] = {}
+
+    # Writes and uncached reads ---------------------------------------------------------------------
 
     async def call(
         self,
         source: str,
-        provider: str,
         operation: str,
-        fetch: Callable[[], Awaitable[T]],
+        load: Callable[[], Awaitable[T]],
         *,
-        timeout: float,  # noqa: ASYNC109 - bounded by the deadline, applied with asyncio.timeout
-        deadline: Deadline | None = None,
-    ) -> Sourced[T]:
-        """Run ``fetch`` for an optional source; failures become ``unavailable`` with a reason."""
-        limit = deadline.bound(timeout) if deadline else timeout
+        timeout_seconds: float,
+        deadline: Deadline,
+    ) -> T:
+        """Breaker and timeout around one call; raises its error (CircuitOpen without calling out)."""
+        breaker = self.breakers.get(source)
+        token = await breaker.before_call(operation) if breaker else ""
+        limit = deadline.bound(timeout_seconds)
         try:
             async with asyncio.timeout(limit):
-                value = await fetch()
+                value = await load()
         except TimeoutError:
-            reason = f"no answer within {limit:.3g} s"
-        except CapabilityNotSupported as error:
-            reason = str(error)
+            if breaker:
+                await breaker.record_failure(token)
+            raise ProviderTimeout(
+                f"{source_label(source)} did not answer within {limit:.3g} s", source=source, operation=operation
+            ) from None
+        except BaseException as error:
+            if breaker:
+                await (breaker.record_failure(token) if _counts(error) else breaker.record_success(token))
+            raise
+        if breaker:
+            await breaker.record_success(token)
+        return value
+
+    # Cached reads ---------------------------------------------------------------------------------
+
+    async def fetch(
+        self,
+        part: Part[T],
+        customer_id: str,
+        provider: str,
+        load: Callable[[], Awaitable[T]],
+        deadline: Deadline,
+        *,
+        cached: Cached[T] | None = None,
+        use_cache: bool = True,
+    ) -> Sourced[T]:
+        """The part's value: from the cache while fresh, else from the source (one call for all
+        concurrent askers), else its last good value marked stale, else unavailable with the reason.
+
+        CustomerNotFound is raised, not degraded: it is an answer, not a failure.
+        """
+        if self.cache is None or not use_cache:
+            return await self._guarded(part, provider, load, deadline, None)
+        key = customer_key(customer_id, part.name)
+        entry = cached if cached is not None else await self.cache.read(key, part.codec)
+        if entry is not None and self.cache.is_fresh(entry, part.ttl):
+            self.cache.hits += 1
+            return self._from_cache(entry, provider)
+        flight = self._flights.get(key)
+        if flight is not None:
+            self.cache.hits += 1
+            return await self._wait(flight, deadline)
+        flight = asyncio.get_running_loop().create_future()
+        self._flights[key] = flight
+        try:
+            result = await self._fill(part, key, customer_id, provider, load, deadline, entry)
+        except BaseException as error:
+            flight.set_exception(error)
+            flight.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        else:
+            flight.set_result(result)
+            return result
+        finally:
+            self._flights.pop(key, None)
+
+    async def _wait(self, flight: asyncio.Future[Sourced[Any]], deadline: Deadline) -> Sourced[T]:
+        try:
+            async with asyncio.timeout(deadline.remaining()):
+                return await asyncio.shield(flight)
+        except TimeoutError:
+            return Sourced(None, "unavailable", "", None, reason="no answer within the request deadline")
+
+    async def _fill(
+        self,
+        part: Part[T],
+        key: str,
+        customer_id: str,
+        provider: str,
+        load: Callable[[], Awaitable[T]],
+        deadline: Deadline,
+        entry: Cached[T] | None,
+    ) -> Sourced[T]:
+        assert self.cache is not None
+        cache = self.cache
+        token = await cache.try_lock(key, hold_seconds=part.timeout + 1)
+        while token is None:  # another process is fetching the same part: wait for its result
+            await asyncio.sleep(LOCK_POLL_SECONDS)
+            latest = await cache.read(key, part.codec)
+            if latest is not None and cache.is_fresh(latest, part.ttl):
+                cache.hits += 1
+                return self._from_cache(latest, provider)
+            if deadline.remaining() <= 0:
+                return self._fallback(part, provider, entry, "no answer within the request deadline")
+            token = await cache.try_lock(key, hold_seconds=part.timeout + 1)
+        try:
+            cache.misses += 1
+            result = await self._guarded(part, provider, load, deadline, entry)
+            if result.status == "fresh" and result.fetched_at is not None:
+                fresh = Cached(result.value, result.fetched_at.timestamp())
+                await cache.write(key, part.codec, fresh, part.ttl, customer_id)  # type: ignore[arg-type]
+            return result
+        finally:
+            await cache.unlock(key, token)
+
+    async def _guarded(
+        self,
+        part: Part[T],
+        provider: str,
+        load: Callable[[], Awaitable[T]],
+        deadline: Deadline,
+        entry: Cached[T] | None,
+    ) -> Sourced[T]:
+        try:
+            value = await self.call(part.source, part.name, load, timeout_seconds=part.timeout, deadline=deadline)
+        except CircuitOpen as error:
+            return self._fallback(part, provider, entry, self._open_reason(part.source, error))
         except CustomerNotFound:
             raise
-        except ProviderError as error:
-            reason = str(error)
+        except (ProviderError, CapabilityNotSupported, StoreUnavailable) as error:
+            return self._fallback(part, provider, entry, str(error))
         except IntegrationError as error:
-            reason = str(error)
-        else:
-            return Sourced(value=value, status="fresh", source=provider, fetched_at=self.clock.now())
-        log.warning("source unavailable", source=source, provider=provider, operation=operation, reason=reason)
+            return self._fallback(part, provider, entry, str(error))
+        return Sourced(value=value, status="fresh", source=provider, fetched_at=self.clock.now())
+
+    def _open_reason(self, source: str, error: CircuitOpen) -> str:
+        breaker = self.breakers.get(source)
+        failures = breaker.last_known.failures if breaker else 0
+        when = error.next_attempt_at.strftime("%H:%M:%S UTC") if error.next_attempt_at else "later"
+        return f"circuit breaker open after {failures} failures in a row; next try after {when}"
+
+    def _from_cache(self, entry: Cached[T], provider: str) -> Sourced[T]:
+        return Sourced(
+            value=entry.value,
+            status="fresh",
+            source=provider,
+            fetched_at=datetime.fromtimestamp(entry.fetched_at, UTC),
+            from_cache=True,
+        )
+
+    def _fallback(self, part: Part[T], provider: str, entry: Cached[T] | None, reason: str) -> Sourced[T]:
+        log.warning("source unavailable", source=part.source, part=part.name, reason=reason)
+        if entry is not None and self.cache is not None and self.cache.usable_stale(entry, part.ttl):
+            return Sourced(
+                value=entry.value,
+                status="stale",
+                source=provider,
+                fetched_at=datetime.fromtimestamp(entry.fetched_at, UTC),
+                from_cache=True,
+                reason=reason,
+                age_seconds=round(self.cache.age(entry), 1),
+            )
         return Sourced(value=None, status="unavailable", source=provider, fetched_at=None, reason=reason)
 
     @staticmethod

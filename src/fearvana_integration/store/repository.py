@@ -1,8 +1,9 @@
 """Reads of one customer's data, always filtered by that customer, in a fixed number of statements.
 
 :meth:`CustomerStore.load_sections` issues six statements whatever the customer's data size (no N+1):
-levels (with streaks and entry aggregates), entries, coach actions, supplements, spiral state and
-completed challenges, in one read transaction.
+levels (with streaks and entry aggregates) and entries (:meth:`~CustomerStore.load_activity`), coach
+actions, supplements, spiral state and completed challenges (:meth:`~CustomerStore.load_journey`).
+The two halves are cached separately, with the TTLs of their data types.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from fearvana_integration.errors import CustomerNotFound, StoreUnavailable
 from fearvana_integration.store import schema as t
@@ -37,16 +38,30 @@ MAX_CHALLENGES = 20
 
 
 @dataclass(frozen=True)
-class StoreSections:
-    """Everything the store holds about one customer, besides the profile."""
+class ActivitySections:
+    """Life areas (with streaks and entry aggregates) and entries: the fast-changing part (TTL 2 min)."""
 
     levels: list[LevelRow]
     entries: list[EntryRow]
+    history_start: datetime
+
+
+@dataclass(frozen=True)
+class JourneySections:
+    """Coach actions, supplements, spiral state and challenges: "other store data" (TTL 5 min)."""
+
     coach_actions: list[CoachActionRow]
     supplements: list[SupplementRow]
     spiral: SpiralRow
     challenges: list[ChallengeRow]
-    history_start: datetime
+
+
+@dataclass(frozen=True)
+class StoreSections:
+    """Everything the store holds about one customer, besides the profile."""
+
+    activity: ActivitySections
+    journey: JourneySections
 
 
 def _rows(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
@@ -116,36 +131,35 @@ class CustomerStore:
 
     async def load_sections(self, profile_id: UUID, now: datetime) -> StoreSections:
         """Every store section of one customer (see module docstring for the statement count)."""
+        return StoreSections(await self.load_activity(profile_id, now), await self.load_journey(profile_id))
+
+    async def load_activity(self, profile_id: UUID, now: datetime) -> ActivitySections:
+        """Life areas and entries: two statements."""
         try:
             async with self.engine.connect() as conn:
-                return await self._load_sections(conn, profile_id, now)
+                levels = parse_rows(LevelRow, "life_levels", _rows(await conn.execute(_levels_query(profile_id))))
+                history_start = now - HISTORY_WINDOW
+                query = _entries_query(profile_id, levels, history_start)
+                entries = parse_rows(EntryRow, "entries", _rows(await conn.execute(query)))
         except (SQLAlchemyError, OSError) as error:
             raise self.unavailable(error) from error
+        return ActivitySections(levels=levels, entries=entries, history_start=history_start)
 
-    async def _load_sections(self, conn: AsyncConnection, profile_id: UUID, now: datetime) -> StoreSections:
-        levels = parse_rows(LevelRow, "life_levels", _rows(await conn.execute(_levels_query(profile_id))))
-        history_start = now - HISTORY_WINDOW
-        entries = parse_rows(
-            EntryRow, "entries", _rows(await conn.execute(_entries_query(profile_id, levels, history_start)))
-        )
-        actions = parse_rows(
-            CoachActionRow, "coach_actions", _rows(await conn.execute(_coach_actions_query(profile_id)))
-        )
-        supplements = parse_rows(
-            SupplementRow, "supplements", _rows(await conn.execute(_supplements_query(profile_id)))
-        )
-        spiral_rows = parse_rows(SpiralRow, "spiral_progress", _rows(await conn.execute(_spiral_query(profile_id))))
-        challenges = parse_rows(
-            ChallengeRow, "challenge_completions", _rows(await conn.execute(_challenges_query(profile_id)))
-        )
-        return StoreSections(
-            levels=levels,
-            entries=entries,
-            coach_actions=actions,
-            supplements=supplements,
-            spiral=spiral_rows[0] if spiral_rows else SpiralRow(),
-            challenges=challenges,
-            history_start=history_start,
+    async def load_journey(self, profile_id: UUID) -> JourneySections:
+        """Coach actions, supplements, spiral state, challenges: four statements."""
+        try:
+            async with self.engine.connect() as conn:
+                actions = _rows(await conn.execute(_coach_actions_query(profile_id)))
+                supplements = _rows(await conn.execute(_supplements_query(profile_id)))
+                spiral = parse_rows(SpiralRow, "spiral_progress", _rows(await conn.execute(_spiral_query(profile_id))))
+                challenges = _rows(await conn.execute(_challenges_query(profile_id)))
+        except (SQLAlchemyError, OSError) as error:
+            raise self.unavailable(error) from error
+        return JourneySections(
+            coach_actions=parse_rows(CoachActionRow, "coach_actions", actions),
+            supplements=parse_rows(SupplementRow, "supplements", supplements),
+            spiral=spiral[0] if spiral else SpiralRow(),
+            challenges=parse_rows(ChallengeRow, "challenge_completions", challenges),
         )
 
 

@@ -1,0 +1,207 @@
+"""The cache of source results (cashews): memory by default, Redis when several instances share it.
+
+Each cached part of a customer's data (profile, activity, journey, CRM, scheduling, a fitted
+context) is one key ``fi:v1:<customer>:<part>`` holding the value and the time it was fetched. A key
+lives for its TTL plus ``CACHE_STALE_MAX_SECONDS``: fresh within the TTL, and kept after it only so
+that a failing source can be answered with its last good value, marked stale. Every key carries the
+tag ``customer:<id>``, so :meth:`SourceCache.invalidate` drops exactly one customer.
+
+Freshness is judged against the injected clock (not the backend's own timer), so simulations with a
+fake clock behave like real time. Values are kept as objects in memory and as JSON in Redis (never
+pickled: a compromised Redis must not be able to run code here). Cache failures are misses, never
+errors: the cache makes the service faster, it must not make it less available.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import structlog
+from cashews import Cache
+from pydantic import TypeAdapter, ValidationError
+
+from fearvana_integration.clock import Clock
+from fearvana_integration.config import Settings
+from fearvana_integration.domain.health import CacheStats
+
+T = TypeVar("T")
+log = structlog.get_logger("fearvana_integration.cache")
+KEY_PREFIX = "fi:v1:"
+LOCK_PREFIX = "fi:lock:"
+
+
+@dataclass(frozen=True)
+class Cached(Generic[T]):
+    """A cached value and when its source produced it (epoch seconds)."""
+
+    value: T
+    fetched_at: float
+
+
+class Codec(Generic[T]):
+    """JSON for one part's type (used by the Redis backend)."""
+
+    def __init__(self, kind: Any) -> None:
+        self.adapter: TypeAdapter[T] = TypeAdapter(kind)
+
+    def encode(self, cached: Cached[T]) -> str:
+        """``<fetched_at>\\n<json>``."""
+        return f"{cached.fetched_at!r}\n" + self.adapter.dump_json(cached.value).decode()
+
+    def decode(self, raw: str | bytes) -> Cached[T]:
+        """The inverse of :meth:`encode`."""
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        stamp, _, body = text.partition("\n")
+        return Cached(self.adapter.validate_json(body), float(stamp))
+
+
+def customer_key(customer_id: str, part: str) -> str:
+    """The cache key of one part of one customer."""
+    return f"{KEY_PREFIX}{customer_id}:{part}"
+
+
+def customer_tag(customer_id: str) -> str:
+    """The tag every key of a customer carries."""
+    return f"customer:{customer_id}"
+
+
+class SourceCache:
+    """Reads and writes cached parts; counts hits and misses; invalidates one customer."""
+
+    def __init__(self, settings: Settings, clock: Clock, *, name: str | None = None) -> None:
+        self.clock = clock
+        self.stale_max = float(settings.cache_stale_max_seconds)
+        self.backend = settings.cache_backend
+        self.cache = Cache(name=name or f"fearvana-{uuid.uuid4().hex[:8]}")
+        if settings.cache_backend == "redis" and settings.redis_url is not None:
+            url = settings.redis_url.get_secret_value()
+            separator = "&" if "?" in url else "?"
+            self.cache.setup(
+                f"{url}{separator}suppress=true&socket_timeout=0.5&socket_connect_timeout=0.5", pickle_type="null"
+            )
+        else:
+            self.cache.setup(f"mem://?size={settings.cache_max_size}&check_interval=10")
+        self.cache.register_tag("customer:{customer}", KEY_PREFIX + "{customer}:{part}")
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes see the same entries (Redis)."""
+        return self.backend == "redis"
+
+    def _encode(self, codec: Codec[T], cached: Cached[T]) -> object:
+        return codec.encode(cached) if self.shared else cached
+
+    def _decode(self, codec: Codec[T], raw: object) -> Cached[T] | None:
+        if raw is None:
+            return None
+        if isinstance(raw, Cached):
+            return raw
+        if isinstance(raw, str | bytes):
+            try:
+                return codec.decode(raw)
+            except (ValidationError, ValueError) as error:
+                log.warning("dropping an unreadable cache entry", error=type(error).__name__)
+        return None
+
+    async def read(self, key: str, codec: Codec[T]) -> Cached[T] | None:
+        """The cached entry (fresh or not), or None."""
+        try:
+            raw = await self.cache.get(key)
+        except Exception as error:  # the backend's own errors vary; any failure is a miss
+            log.warning("cache read failed", error=type(error).__name__)
+            return None
+        return self._decode(codec, raw)
+
+    async def read_many(self, keys: Sequence[str], codecs: Sequence[Codec[Any]]) -> list[Cached[Any] | None]:
+        """Several entries in one round trip."""
+        try:
+            raws = await self.cache.get_many(*keys)
+        except Exception as error:
+            log.warning("cache read failed", error=type(error).__name__)
+            return [None] * len(keys)
+        return [self._decode(codec, raw) for codec, raw in zip(codecs, raws, strict=True)]
+
+    async def write(self, key: str, codec: Codec[T], cached: Cached[T], ttl: float, customer_id: str) -> None:
+        """Store for ``ttl`` plus the stale window, tagged with the customer."""
+        try:
+            await self.cache.set(
+                key,
+                self._encode(codec, cached),
+                expire=ttl + self.stale_max,
+                tags=[customer_tag(customer_id)],
+            )
+        except Exception as error:
+            log.warning("cache write failed", error=type(error).__name__)
+
+    async def delete(self, *keys: str) -> None:
+        """Drop specific entries (after a write changed what they hold)."""
+        try:
+            await self.cache.delete_many(*keys)
+        except Exception as error:
+            log.warning("cache delete failed", error=type(error).__name__)
+
+    async def invalidate(self, customer_id: str) -> None:
+        """Drop every cached part of one customer, and nothing of anyone else."""
+        await self.cache.delete_tags(customer_tag(customer_id))
+
+    def is_fresh(self, cached: Cached[Any], ttl: float) -> bool:
+        """Fetched less than ``ttl`` seconds ago (by the injected clock)."""
+        return self.clock.now().timestamp() - cached.fetched_at < ttl
+
+    def age(self, cached: Cached[Any]) -> float:
+        """Seconds since the value was fetched."""
+        return max(self.clock.now().timestamp() - cached.fetched_at, 0.0)
+
+    def usable_stale(self, cached: Cached[Any], ttl: float) -> bool:
+        """Past its TTL but within ``CACHE_STALE_MAX_SECONDS`` of it."""
+        return self.age(cached) < ttl + self.stale_max
+
+    async def try_lock(self, key: str, hold_seconds: float) -> str | None:
+        """Take the cross-process fill lock of ``key`` (Redis); a token, or None when another holds it.
+
+        In memory there is no other process: the in-process single flight is enough.
+        """
+        token = uuid.uuid4().hex
+        if not self.shared:
+            return token
+        try:
+            taken = await self.cache.set_lock(LOCK_PREFIX + key, token, expire=hold_seconds)
+        except Exception as error:
+            log.warning("cache lock failed; filling without it", error=type(error).__name__)
+            return token
+        return token if taken else None
+
+    async def unlock(self, key: str, token: str) -> None:
+        """Release a fill lock taken with :meth:`try_lock`."""
+        if self.shared:
+            with contextlib.suppress(Exception):
+                await self.cache.unlock(LOCK_PREFIX + key, token)
+
+    async def stats(self) -> CacheStats:
+        """Entries, hits, misses and hit rate (a coalesced waiter counts as a hit)."""
+        try:
+            size = await self.cache.get_keys_count()
+        except Exception:
+            size = 0
+        total = self.hits + self.misses
+        return CacheStats(
+            size=size,
+            hits=self.hits,
+            misses=self.misses,
+            hit_rate=round(self.hits / total, 4) if total else 0.0,
+            backend=self.backend,
+        )
+
+    async def ping(self) -> None:
+        """One round trip to the backend."""
+        await self.cache.ping()
+
+    async def aclose(self) -> None:
+        """Close connections and background tasks."""
+        await self.cache.close()
