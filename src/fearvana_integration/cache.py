@@ -7,8 +7,8 @@ that a failing source can be answered with its last good value, marked stale. Ev
 tag ``customer:<id>``, so :meth:`SourceCache.invalidate` drops exactly one customer.
 
 Freshness is judged against the injected clock (not the backend's own timer), so simulations with a
-fake clock behave like real time. Values are kept as objects in memory and as JSON in Redis (never
-pickled: a compromised Redis must not be able to run code here). Cache failures are misses, never
+fake clock behave like real time. Values are kept as objects in memory and as JSON in Redis (cashews'
+JSON pickler, never pickle: a compromised Redis must not be able to run code here). Cache failures are misses, never
 errors: the cache makes the service faster, it must not make it less available.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import structlog
@@ -27,19 +26,52 @@ from pydantic import TypeAdapter, ValidationError
 from fearvana_integration.clock import Clock
 from fearvana_integration.config import Settings
 from fearvana_integration.domain.health import CacheStats
+from fearvana_integration.errors import ProviderUnavailable
 
 T = TypeVar("T")
 log = structlog.get_logger("fearvana_integration.cache")
-KEY_PREFIX = "fi:v1:"
-LOCK_PREFIX = "fi:lock:"
+DEFAULT_NAMESPACE = "fi"
 
 
-@dataclass(frozen=True)
 class Cached(Generic[T]):
-    """A cached value and when its source produced it (epoch seconds)."""
+    """A cached value and when its source produced it (epoch seconds).
 
-    value: T
-    fetched_at: float
+    Read from Redis, the value is parsed only when first used: deciding whether a fitted context
+    can be reused needs every part's fetch time, not its (possibly large) value.
+    """
+
+    __slots__ = ("_body", "_codec", "_value", "fetched_at")
+
+    def __init__(self, value: T, fetched_at: float) -> None:
+        self._value: T | None = value
+        self._body: str | None = None
+        self._codec: Codec[T] | None = None
+        self.fetched_at = fetched_at
+
+    @classmethod
+    def lazy(cls, body: str, fetched_at: float, codec: Codec[T]) -> Cached[T]:
+        """An entry whose JSON ``body`` is parsed on first access to :attr:`value`."""
+        entry: Cached[T] = cls.__new__(cls)
+        entry._value, entry._body, entry._codec, entry.fetched_at = None, body, codec, fetched_at
+        return entry
+
+    def readable(self) -> bool:
+        """Parse now if needed; False when the stored JSON no longer fits the model (an older release
+        wrote it, say): the caller then treats the entry as missing."""
+        try:
+            self.value  # noqa: B018 - parsing is the point
+        except ValueError as error:  # pydantic's ValidationError is a ValueError
+            log.warning("dropping an unreadable cache entry", error=type(error).__name__)
+            return False
+        return True
+
+    @property
+    def value(self) -> T:
+        """The cached value (parsed now if it came from Redis and was not used yet)."""
+        if self._body is not None and self._codec is not None:
+            self._value = self._codec.adapter.validate_json(self._body)
+            self._body = None
+        return self._value  # type: ignore[return-value]
 
 
 class Codec(Generic[T]):
@@ -56,38 +88,37 @@ class Codec(Generic[T]):
         """The inverse of :meth:`encode`."""
         text = raw.decode() if isinstance(raw, bytes) else raw
         stamp, _, body = text.partition("\n")
-        return Cached(self.adapter.validate_json(body), float(stamp))
-
-
-def customer_key(customer_id: str, part: str) -> str:
-    """The cache key of one part of one customer."""
-    return f"{KEY_PREFIX}{customer_id}:{part}"
-
-
-def customer_tag(customer_id: str) -> str:
-    """The tag every key of a customer carries."""
-    return f"customer:{customer_id}"
+        return Cached.lazy(body, float(stamp), self)
 
 
 class SourceCache:
     """Reads and writes cached parts; counts hits and misses; invalidates one customer."""
 
-    def __init__(self, settings: Settings, clock: Clock, *, name: str | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock, *, namespace: str = DEFAULT_NAMESPACE) -> None:
         self.clock = clock
+        self.namespace = namespace
         self.stale_max = float(settings.cache_stale_max_seconds)
         self.backend = settings.cache_backend
-        self.cache = Cache(name=name or f"fearvana-{uuid.uuid4().hex[:8]}")
+        self.cache = Cache(name=f"{namespace}-{uuid.uuid4().hex[:8]}")
         if settings.cache_backend == "redis" and settings.redis_url is not None:
             url = settings.redis_url.get_secret_value()
             separator = "&" if "?" in url else "?"
             self.cache.setup(
-                f"{url}{separator}suppress=true&socket_timeout=0.5&socket_connect_timeout=0.5", pickle_type="null"
+                f"{url}{separator}suppress=false&socket_timeout=0.5&socket_connect_timeout=0.5", pickle_type="json"
             )
         else:
             self.cache.setup(f"mem://?size={settings.cache_max_size}&check_interval=10")
-        self.cache.register_tag("customer:{customer}", KEY_PREFIX + "{customer}:{part}")
+        self.cache.register_tag(namespace + ":customer:{customer}", namespace + ":v1:{customer}:{part}")
         self.hits = 0
         self.misses = 0
+
+    def key(self, customer_id: str, part: str) -> str:
+        """The cache key of one part of one customer."""
+        return f"{self.namespace}:v1:{customer_id}:{part}"
+
+    def tag(self, customer_id: str) -> str:
+        """The tag every key of a customer carries."""
+        return f"{self.namespace}:customer:{customer_id}"
 
     @property
     def shared(self) -> bool:
@@ -134,7 +165,7 @@ class SourceCache:
                 key,
                 self._encode(codec, cached),
                 expire=ttl + self.stale_max,
-                tags=[customer_tag(customer_id)],
+                tags=[self.tag(customer_id)],
             )
         except Exception as error:
             log.warning("cache write failed", error=type(error).__name__)
@@ -148,7 +179,12 @@ class SourceCache:
 
     async def invalidate(self, customer_id: str) -> None:
         """Drop every cached part of one customer, and nothing of anyone else."""
-        await self.cache.delete_tags(customer_tag(customer_id))
+        try:
+            await self.cache.delete_tags(self.tag(customer_id))
+        except Exception as error:
+            raise ProviderUnavailable(
+                f"Cache unavailable: could not invalidate ({type(error).__name__})", source="cache"
+            ) from error
 
     def is_fresh(self, cached: Cached[Any], ttl: float) -> bool:
         """Fetched less than ``ttl`` seconds ago (by the injected clock)."""
@@ -171,7 +207,7 @@ class SourceCache:
         if not self.shared:
             return token
         try:
-            taken = await self.cache.set_lock(LOCK_PREFIX + key, token, expire=hold_seconds)
+            taken = await self.cache.set_lock(f"{self.namespace}:lock:{key}", token, expire=hold_seconds)
         except Exception as error:
             log.warning("cache lock failed; filling without it", error=type(error).__name__)
             return token
@@ -181,7 +217,7 @@ class SourceCache:
         """Release a fill lock taken with :meth:`try_lock`."""
         if self.shared:
             with contextlib.suppress(Exception):
-                await self.cache.unlock(LOCK_PREFIX + key, token)
+                await self.cache.unlock(f"{self.namespace}:lock:{key}", token)
 
     async def stats(self) -> CacheStats:
         """Entries, hits, misses and hit rate (a coalesced waiter counts as a hit)."""

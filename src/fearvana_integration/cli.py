@@ -101,14 +101,29 @@ def health(
     if format is HealthFormat.json:
         _out(json.dumps(status.to_json_dict(), indent=2))
     else:
-        lines = [f"status: {status.status}", f"{'service':<12} {'provider':<16} {'healthy':<8} {'latency':>9}  detail"]
+        lines = [
+            f"status: {status.status}",
+            f"{'service':<12} {'provider':<18} {'healthy':<8} {'latency':>9}  {'breaker':<20} detail",
+        ]
         for name, service in status.services.items():
             latency = f"{service.latency:.1f} ms" if service.latency is not None else "-"
             healthy = "disabled" if not service.enabled else ("yes" if service.healthy else "NO")
             provider = service.provider or "-"
             if service.backend:
                 provider = f"{provider} ({service.backend})"
-            lines.append(f"{name:<12} {provider:<16} {healthy:<8} {latency:>9}  {service.error or ''}".rstrip())
+            breaker = status.circuit_breakers.get(name)
+            state = "-"
+            if breaker is not None:
+                state = (
+                    breaker.state if breaker.state == "CLOSED" else f"{breaker.state} ({breaker.failure_count} fails)"
+                )
+            detail = service.error or ""
+            lines.append(f"{name:<12} {provider:<18} {healthy:<8} {latency:>9}  {state:<20} {detail}".rstrip())
+        if status.cache is not None:
+            c = status.cache
+            lines.append(
+                f"cache: {c.backend}, {c.size} entries, {c.hits} hits, {c.misses} misses, hit rate {c.hit_rate:.1%}"
+            )
         _out("\n".join(lines))
     if status.status == "unhealthy":
         raise typer.Exit(1)

@@ -10,7 +10,6 @@ from typing import TypeVar
 from uuid import UUID
 
 from fearvana_integration.adapters.base import Adapter
-from fearvana_integration.cache import customer_key
 from fearvana_integration.config import Settings, load_settings
 from fearvana_integration.domain.context import CustomerContext
 from fearvana_integration.domain.crm import Interaction
@@ -69,7 +68,7 @@ class IntegrationManager:
                 sentiment = interaction.sentiment
                 await self._call("crm", "update_sentiment", lambda: crm.update_sentiment(customer, sentiment), deadline)
         finally:
-            await self.runtime.cache.delete(customer_key(str(customer.id), "crm"))
+            await self.runtime.cache.delete(self.runtime.cache.key(str(customer.id), "crm"))
         return crm_id
 
     async def get_available_slots(
@@ -98,7 +97,7 @@ class IntegrationManager:
                 deadline,
             )
         finally:
-            await self.runtime.cache.delete(customer_key(str(customer.id), "scheduling"))
+            await self.runtime.cache.delete(self.runtime.cache.key(str(customer.id), "scheduling"))
 
     async def cancel_appointment(self, customer_id: UUID | str, appointment_id: str) -> Appointment:
         """Cancel one of the customer's own appointments (AppointmentNotFound for anyone else's)."""
@@ -112,7 +111,7 @@ class IntegrationManager:
                 deadline,
             )
         finally:
-            await self.runtime.cache.delete(customer_key(str(customer.id), "scheduling"))
+            await self.runtime.cache.delete(self.runtime.cache.key(str(customer.id), "scheduling"))
 
     async def get_health_status(self) -> HealthStatus:
         """Ping every source (concurrently, each ping cached ``HEALTH_PING_CACHE_SECONDS``).

@@ -12,7 +12,7 @@ from typing import TypeVar, cast
 from fearvana_integration.adapters.base import Adapter, CRMAdapter, EmailAdapter, SchedulingAdapter
 from fearvana_integration.adapters.mock_support import MockBehaviour
 from fearvana_integration.adapters.registry import adapter_class
-from fearvana_integration.cache import SourceCache
+from fearvana_integration.cache import DEFAULT_NAMESPACE, SourceCache
 from fearvana_integration.clock import Clock, SystemClock
 from fearvana_integration.config import Settings, SourceKind
 from fearvana_integration.context.assembler import ContextAssembler
@@ -78,16 +78,19 @@ def _build_adapter(settings: Settings, kind: SourceKind, clock: Clock, base: typ
     raise ConfigurationError(f"{kind.upper()}_PROVIDER={settings.provider(kind)} cannot be constructed")
 
 
-def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
-    """Wire one runtime from settings (ConfigurationError for an unavailable provider)."""
+def build_runtime(settings: Settings, *, clock: Clock | None = None, namespace: str = DEFAULT_NAMESPACE) -> Runtime:
+    """Wire one runtime from settings (ConfigurationError for an unavailable provider).
+
+    ``namespace`` prefixes every shared key (cache, breakers): tests use their own.
+    """
     clock = clock or SystemClock()
     # mypy refuses abstract classes as type[A] arguments; they are only used for isinstance checks here.
     crm = _build_adapter(settings, "crm", clock, CRMAdapter)  # type: ignore[type-abstract]
     scheduling = _build_adapter(settings, "scheduling", clock, SchedulingAdapter)  # type: ignore[type-abstract]
     email = _build_adapter(settings, "email", clock, EmailAdapter)  # type: ignore[type-abstract]
     store = CustomerStore(create_engine(settings), settings.database_backend)
-    cache = SourceCache(settings, clock)
-    breaker_store = build_breaker_store(settings)
+    cache = SourceCache(settings, clock, namespace=namespace)
+    breaker_store = build_breaker_store(settings, namespace)
     breakers = {
         source: CircuitBreaker(source, breaker_store, breaker_config(settings, source), clock)
         for source in ("supabase", "crm", "scheduling", "email")
@@ -128,8 +131,10 @@ def breaker_config(settings: Settings, source: str) -> BreakerConfig:
     )
 
 
-def build_breaker_store(settings: Settings) -> MemoryBreakerStore | RedisBreakerStore:
+def build_breaker_store(
+    settings: Settings, namespace: str = DEFAULT_NAMESPACE
+) -> MemoryBreakerStore | RedisBreakerStore:
     """Shared in Redis with ``CACHE_BACKEND=redis``, else in this process."""
     if settings.cache_backend == "redis" and settings.redis_url is not None:
-        return RedisBreakerStore(settings.redis_url.get_secret_value())
+        return RedisBreakerStore(settings.redis_url.get_secret_value(), prefix=f"{namespace}:breaker:")
     return MemoryBreakerStore()

@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import structlog
 
 from fearvana_integration.adapters.base import CRMAdapter, SchedulingAdapter
-from fearvana_integration.cache import Cached, Codec, SourceCache, customer_key
+from fearvana_integration.cache import Cached, Codec, SourceCache
 from fearvana_integration.clock import Clock
 from fearvana_integration.config import Settings
-from fearvana_integration.context.budget import FullContext, effective_budget, fit_context
+from fearvana_integration.context.budget import FullContext, effective_budget, fit_context, prime_entry_lines
 from fearvana_integration.context.notes import customer_notes, source_notes
 from fearvana_integration.context.scoring import Observation, score_and_trend
-from fearvana_integration.context.summaries import summarise_entries
+from fearvana_integration.context.summaries import SummaryIndex
 from fearvana_integration.context.tokens import Tokenizer
 from fearvana_integration.domain.context import CustomerContext
 from fearvana_integration.domain.crm import CRMContext
@@ -36,6 +36,7 @@ from fearvana_integration.domain.customer import (
     CustomerRef,
     EmailPreferences,
     Entry,
+    EntrySummary,
     LifeArea,
     Profile,
     QuietHours,
@@ -119,6 +120,7 @@ class ContextAssembler:
         self.tokenizer = tokenizer
         self.clock = clock
         self.parts = Parts.from_settings(settings)
+        self._assembling: dict[tuple[UUID, int], asyncio.Future[CustomerContext]] = {}
 
     def deadline(self) -> Deadline:
         """A fresh request deadline (``CONTEXT_DEADLINE_MS``)."""
@@ -153,20 +155,51 @@ class ContextAssembler:
         if not isinstance(reference, UUID):
             reference = (await self.resolve(reference, deadline)).id
         cache = self._cache
-        cached = await self._cached_parts(reference) if cache is not None else {}
-        fitted_key = self._fitted_key(reference, requested, cached)
-        if fitted_key is not None and cache is not None:
-            hit = await cache.read(fitted_key, FITTED_CODEC)
-            if hit is not None and cache.is_fresh(hit, FITTED_TTL_SECONDS):
-                cache.hits += 1
-                return hit.value
-        full, all_fresh = await self._assemble(reference, requested, deadline, cached)
-        fitted = fit_context(full, max_tokens=requested, budget=budget, tokenizer=self.tokenizer)
-        if cache is not None and all_fresh:
-            fresh_key = self._fitted_key(reference, requested, await self._cached_parts(reference))
-            if fresh_key is not None:
-                stamp = Cached(fitted, self.clock.now().timestamp())
-                await cache.write(fresh_key, FITTED_CODEC, stamp, FITTED_TTL_SECONDS, str(reference))
+        cached: dict[str, Cached[Any]] = {}
+        if cache is not None:
+            cached = await self._cached_parts(reference)
+            versions = {part.name: await self._cached_version(part, cached.get(part.name)) for part in self.parts.all()}
+            key = self._fitted_key(reference, requested, versions)
+            if key is not None:
+                hit = await cache.read(key, FITTED_CODEC)
+                if hit is not None and cache.is_fresh(hit, FITTED_TTL_SECONDS) and hit.readable():
+                    cache.hits += 1
+                    return hit.value
+        if cache is None:
+            full, _ = await self._assemble(reference, requested, deadline, cached)
+            return fit_context(full, max_tokens=requested, budget=budget, tokenizer=self.tokenizer)
+        # Concurrent requests for the same customer and budget share one assembly and one fit.
+        flight_key = (reference, requested)
+        running = self._assembling.get(flight_key)
+        if running is not None:
+            cache.hits += 1
+            return await asyncio.shield(running)
+        future: asyncio.Future[CustomerContext] = asyncio.get_running_loop().create_future()
+        self._assembling[flight_key] = future
+        try:
+            fitted = await self._assemble_and_fit(reference, requested, budget, deadline, cached)
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: no warning when nobody else was waiting
+            raise
+        else:
+            future.set_result(fitted)
+            return fitted
+        finally:
+            self._assembling.pop(flight_key, None)
+
+    async def _assemble_and_fit(
+        self, customer_id: UUID, max_tokens: int, budget: int, deadline: Deadline, cached: dict[str, Cached[Any]]
+    ) -> CustomerContext:
+        cache = self._cache
+        assert cache is not None
+        full, sourced = await self._assemble(customer_id, max_tokens, deadline, cached)
+        fitted = fit_context(full, max_tokens=max_tokens, budget=budget, tokenizer=self.tokenizer)
+        versions = {name: await self._sourced_version(name, value) for name, value in sourced.items()}
+        key = self._fitted_key(customer_id, max_tokens, versions)
+        if key is not None:
+            stamp = Cached(fitted, self.clock.now().timestamp())
+            await cache.write(key, FITTED_CODEC, stamp, FITTED_TTL_SECONDS, str(customer_id))
         return fitted
 
     async def assemble_full(self, reference: UUID | str, max_tokens: int | None = None) -> FullContext:
@@ -185,36 +218,61 @@ class ContextAssembler:
         if cache is None:
             return {}
         parts = self.parts.all()
-        keys = [customer_key(str(customer_id), part.name) for part in parts]
+        keys = [cache.key(str(customer_id), part.name) for part in parts]
         entries = await cache.read_many(keys, [part.codec for part in parts])
         return {part.name: entry for part, entry in zip(parts, entries, strict=True) if entry is not None}
 
-    def _fitted_key(self, customer_id: UUID, max_tokens: int, cached: dict[str, Cached[Any]]) -> str | None:
-        """The key of a fitted context made from exactly these part versions, if all are fresh.
+    def _disabled(self, part: Part[Any]) -> bool:
+        return part.source in ("crm", "scheduling") and getattr(self, part.source) is None
 
-        A refreshed part has a new fetch time, hence a new key: the fitted context is never older
-        than its parts.
+    async def _open_version(self, part: Part[Any], stale_at: float | None) -> str | None:
+        """While a source's breaker is open, what it answers cannot change: a version for that."""
+        breaker = self.guard.breakers.get(part.source)
+        if breaker is None:
+            return None
+        state = await breaker.state()
+        if state.state != "OPEN" or state.opened_at is None:
+            return None
+        return f"open@{state.opened_at!r}:{stale_at!r}"
+
+    async def _cached_version(self, part: Part[Any], entry: Cached[Any] | None) -> str | None:
+        """A part's version as the cache shows it before assembling (None: it must be fetched)."""
+        if self._disabled(part):
+            return "disabled"
+        cache = self._cache
+        if entry is not None and cache is not None and cache.is_fresh(entry, part.ttl):
+            return repr(entry.fetched_at)
+        usable = entry is not None and cache is not None and cache.usable_stale(entry, part.ttl)
+        return await self._open_version(part, entry.fetched_at if usable and entry is not None else None)
+
+    async def _sourced_version(self, name: str, sourced: Sourced[Any]) -> str | None:
+        """The same version, from what assembling returned."""
+        part = getattr(self.parts, name)
+        if sourced.status == "disabled":
+            return "disabled"
+        if sourced.status == "fresh" and sourced.fetched_at is not None:
+            return repr(sourced.fetched_at.timestamp())
+        stale_at = sourced.fetched_at.timestamp() if sourced.status == "stale" and sourced.fetched_at else None
+        return await self._open_version(part, stale_at)
+
+    def _fitted_key(self, customer_id: UUID, max_tokens: int, versions: dict[str, str | None]) -> str | None:
+        """The key of a fitted context made from exactly these part versions, or None.
+
+        A refreshed part has a new fetch time, hence a new key, so a cached fitted context is never
+        older than its parts; a part that had to be fetched has no version and nothing is reused.
         """
         cache = self._cache
-        if cache is None:
+        if cache is None or any(version is None for version in versions.values()):
             return None
-        versions = []
-        for part in self.parts.all():
-            if part.name in ("crm", "scheduling") and getattr(self, part.name) is None:
-                versions.append("disabled")
-                continue
-            entry = cached.get(part.name)
-            if entry is None or not cache.is_fresh(entry, part.ttl):
-                return None
-            versions.append(repr(entry.fetched_at))
         s = self.settings
         recipe = f"{max_tokens}|{s.tokenizer_encoding}|{s.context_reserved_tokens}|{s.context_token_margin_percent}"
-        digest = hashlib.sha256("|".join([recipe, *versions]).encode()).hexdigest()[:24]
-        return customer_key(str(customer_id), f"fitted:{digest}")
+        ordered = [f"{name}={versions[name]}" for name in sorted(versions)]
+        digest = hashlib.sha256("|".join([recipe, *ordered]).encode()).hexdigest()[:24]
+        return cache.key(str(customer_id), f"fitted:{digest}")
 
     async def _assemble(
         self, customer_id: UUID, max_tokens: int, deadline: Deadline, cached: dict[str, Cached[Any]]
-    ) -> tuple[FullContext, bool]:
+    ) -> tuple[FullContext, dict[str, Sourced[Any]]]:
         key = str(customer_id)
         parts = self.parts
         profile_part = await self.guard.fetch(
@@ -231,44 +289,50 @@ class ContextAssembler:
         profile = build_profile(row, now)
         customer = CustomerRef(id=row.id, email=row.email, display_name=row.display_name, time_zone=profile.time_zone)
         use_cache = self._cache is not None
-        activity, journey, crm, scheduling = await asyncio.gather(
-            self.guard.fetch(
-                parts.activity,
-                key,
-                "supabase",
-                lambda: self.store.load_activity(row.id, now),
-                deadline,
-                cached=cached.get("activity"),
-                use_cache=use_cache,
-            ),
-            self.guard.fetch(
-                parts.journey,
-                key,
-                "supabase",
-                lambda: self.store.load_journey(row.id),
-                deadline,
-                cached=cached.get("journey"),
-                use_cache=use_cache,
-            ),
+
+        async def store_side() -> tuple[Sourced[ActivitySections], Sourced[JourneySections], StorePortion]:
+            activity, journey = await asyncio.gather(
+                self.guard.fetch(
+                    parts.activity,
+                    key,
+                    "supabase",
+                    lambda: self.store.load_activity(row.id, now),
+                    deadline,
+                    cached=cached.get("activity"),
+                    use_cache=use_cache,
+                ),
+                self.guard.fetch(
+                    parts.journey,
+                    key,
+                    "supabase",
+                    lambda: self.store.load_journey(row.id),
+                    deadline,
+                    cached=cached.get("journey"),
+                    use_cache=use_cache,
+                ),
+            )
+            sections = StoreSections(_required(activity, "activity"), _required(journey, "journey"))
+            return activity, journey, build_store_portion(profile, sections, now, self.tokenizer)
+
+        (activity, journey, portion), crm, scheduling = await asyncio.gather(
+            store_side(),
             self._optional(self.crm, parts.crm, customer, cached, deadline, "get_crm_context"),
             self._optional(self.scheduling, parts.scheduling, customer, cached, deadline, "get_scheduling_context"),
         )
-        sections = StoreSections(_required(activity, "activity"), _required(journey, "journey"))
         store_parts = [profile_part, activity, journey]
         full = build_full_context(
             customer_id=row.id,
             now=now,
             profile=profile,
-            sections=sections,
+            portion=portion,
             store=_worst(store_parts),
             crm=crm,
             scheduling=scheduling,
             max_tokens=max_tokens,
         )
-        all_fresh = all(p.status == "fresh" for p in store_parts) and all(
-            p.status in ("fresh", "disabled") for p in (crm, scheduling)
-        )
-        return full, all_fresh
+        sourced = {"profile": profile_part, "activity": activity, "journey": journey}
+        sourced.update({"crm": crm, "scheduling": scheduling})
+        return full, sourced
 
     async def _optional(
         self,
@@ -393,18 +457,29 @@ def build_life_areas(sections: StoreSections, entries: list[Entry]) -> list[Life
     return areas
 
 
-def build_full_context(
-    *,
-    customer_id: UUID,
-    now: datetime,
-    profile: Profile,
-    sections: StoreSections,
-    store: Sourced[Any],
-    crm: Sourced[CRMContext | None],
-    scheduling: Sourced[SchedulingContext],
-    max_tokens: int,
-) -> FullContext:
-    """The unfitted context and the older entries its summaries come from."""
+@dataclass(frozen=True)
+class StorePortion:
+    """Everything derived from the store alone, built while the optional sources are still answering."""
+
+    recent: list[Entry]
+    older: list[Entry]
+    life_areas: list[LifeArea]
+    actions: list[CoachAction]
+    spiral_state: SpiralState
+    journey_started: bool
+    supplements: list[Supplement]
+    summaries: list[EntrySummary]
+    index: SummaryIndex
+
+
+def build_store_portion(
+    profile: Profile, sections: StoreSections, now: datetime, tokenizer: Tokenizer | None = None
+) -> StorePortion:
+    """Entries split at 30 days, life-area scores, coach actions, spiral state, supplements, summaries.
+
+    With a tokenizer, the entries' prompt lines are also priced now (memoised), so fitting later is
+    cheap: this runs while CRM and scheduling are still on the wire.
+    """
     entries = [
         Entry.model_validate({"category": e.category, "timestamp": e.ts, "metrics": e.metric})
         for e in sections.activity.entries
@@ -412,7 +487,6 @@ def build_full_context(
     ]
     recent = [entry for entry in entries if entry.timestamp >= now - RECENT_WINDOW]
     older = [entry for entry in entries if entry.timestamp < now - RECENT_WINDOW]
-    life_areas = build_life_areas(sections, entries)
     actions = [
         CoachAction.model_validate(
             {
@@ -427,13 +501,40 @@ def build_full_context(
         for row in sections.journey.coach_actions
     ]
     spiral = sections.journey.spiral
-    spiral_state = SpiralState(
-        current_level=spiral.current_level,
-        current_step=spiral.current_step,
-        step_progress=spiral.step_progress,
-        completed_challenges=[c.challenge_id for c in sections.journey.challenges],
-        total_xp=spiral.total_xp or 0,
+    index = SummaryIndex([*reversed(older), *reversed(recent)])  # both lists are newest first
+    if tokenizer is not None:
+        prime_entry_lines(recent, now, tokenizer)
+    return StorePortion(
+        recent=recent,
+        older=older,
+        life_areas=build_life_areas(sections, entries),
+        actions=actions,
+        spiral_state=SpiralState(
+            current_level=spiral.current_level,
+            current_step=spiral.current_step,
+            step_progress=spiral.step_progress,
+            completed_challenges=[c.challenge_id for c in sections.journey.challenges],
+            total_xp=spiral.total_xp or 0,
+        ),
+        journey_started=spiral.current_level is not None or spiral.current_step is not None,
+        supplements=[_supplement(row) for row in sections.journey.supplements],
+        summaries=index.oldest(len(older)),
+        index=index,
     )
+
+
+def build_full_context(
+    *,
+    customer_id: UUID,
+    now: datetime,
+    profile: Profile,
+    portion: StorePortion,
+    store: Sourced[Any],
+    crm: Sourced[CRMContext | None],
+    scheduling: Sourced[SchedulingContext],
+    max_tokens: int,
+) -> FullContext:
+    """The unfitted context: the store portion, the optional sources and the notes about all of it."""
     notes = [
         *source_notes("supabase", store),
         *source_notes("crm", crm),
@@ -441,9 +542,9 @@ def build_full_context(
         *customer_notes(
             now=now,
             profile_email=profile.email,
-            life_areas=life_areas,
-            coach_action_count=len(actions),
-            journey_started=spiral.current_level is not None or spiral.current_step is not None,
+            life_areas=portion.life_areas,
+            coach_action_count=len(portion.actions),
+            journey_started=portion.journey_started,
             crm=crm,
             scheduling=scheduling,
         ),
@@ -455,12 +556,12 @@ def build_full_context(
         token_count=0,
         max_tokens=max_tokens,
         profile=profile,
-        life_areas=life_areas,
-        recent_entries=recent,
-        entry_summaries=summarise_entries(older),
-        spiral_state=spiral_state,
-        coach_actions=actions,
-        supplements=[_supplement(row) for row in sections.journey.supplements],
+        life_areas=portion.life_areas,
+        recent_entries=portion.recent,
+        entry_summaries=portion.summaries,
+        spiral_state=portion.spiral_state,
+        coach_actions=portion.actions,
+        supplements=portion.supplements,
         crm_context=crm.value if crm.ok else None,
         scheduling_context=scheduling.value if scheduling.ok else None,
         freshness={
@@ -471,4 +572,4 @@ def build_full_context(
         },
         notes_for_ai=notes,
     )
-    return FullContext(context=context, older_entries=older)
+    return FullContext(context=context, older_entries=portion.older, index=portion.index)

@@ -93,10 +93,36 @@ def shorten_fenced(text: str, chars: int) -> str:
 
 @dataclass(frozen=True)
 class FullContext:
-    """An assembled, unfitted context plus the older entries its summaries were made from."""
+    """An assembled, unfitted context plus the older entries its summaries were made from.
+
+    ``index`` (optional) is the summary index of older + recent entries, when the assembler built it
+    already.
+    """
 
     context: CustomerContext
     older_entries: list[Entry]
+    index: SummaryIndex | None = None
+
+
+def entry_line_groups(recent: Sequence[Entry], now: datetime) -> list[list[str]]:
+    """Each entry's prompt lines (its day heading first when it opens a day), newest first."""
+    groups: list[list[str]] = []
+    previous_day = None
+    for entry in recent:
+        day = entry.timestamp.date()
+        lines = [entry_item(entry)]
+        if day != previous_day:
+            lines.insert(0, entry_day_heading(entry.timestamp, now))
+            previous_day = day
+        groups.append(lines)
+    return groups
+
+
+def prime_entry_lines(recent: Sequence[Entry], now: datetime, tokenizer: Tokenizer) -> None:
+    """Render and price the entries' lines ahead of fitting (both are memoised)."""
+    for lines in entry_line_groups(recent, now):
+        for line in lines:
+            tokenizer.count_line(line + "\n")
 
 
 @dataclass
@@ -347,21 +373,15 @@ def _tail_pieces(ctx: CustomerContext) -> list[_Piece]:
     return pieces
 
 
-def _fit_entries(fitter: _Fitter, recent: list[Entry], older: list[Entry], now: datetime) -> bool:
+def _fit_entries(
+    fitter: _Fitter, recent: list[Entry], older: list[Entry], now: datetime, index: SummaryIndex | None
+) -> bool:
     """List as many of the newest entries as fit and summarise the rest per category.
 
     True when every entry is represented (listed or summarised), so lower-priority pieces may follow;
     False when not even the summaries fit (some entries are then dropped, and reported as such).
     """
-    item_lines: list[list[str]] = []
-    previous_day = None
-    for entry in recent:
-        day = entry.timestamp.date()
-        lines = [entry_item(entry)]
-        if day != previous_day:
-            lines.insert(0, entry_day_heading(entry.timestamp, now))
-            previous_day = day
-        item_lines.append(lines)
+    item_lines = entry_line_groups(recent, now)
     prefix = [0]
     for lines in item_lines:
         prefix.append(prefix[-1] + fitter.lines_cost(lines))
@@ -369,7 +389,8 @@ def _fit_entries(fitter: _Fitter, recent: list[Entry], older: list[Entry], now: 
     summaries_heading = fitter.heading_cost("entrySummaries")
     n = len(recent)
     plans: dict[int, tuple[list[EntrySummary], list[int]]] = {}
-    index = SummaryIndex([*reversed(older), *reversed(recent)])  # both lists are newest first
+    if index is None or index.size != len(older) + len(recent):
+        index = SummaryIndex([*reversed(older), *reversed(recent)])  # both lists are newest first
 
     def summary_plan(k: int) -> tuple[list[EntrySummary], list[int]]:
         if k not in plans:
@@ -561,7 +582,8 @@ def fit_context(full: FullContext, *, max_tokens: int, budget: int, tokenizer: T
     fitter = _Fitter(budget, tokenizer, header_lines(capped))
     complete = all(fitter.take(piece) for piece in _pieces(capped))
     if complete:
-        complete = _fit_entries(fitter, capped.recent_entries, full.older_entries, now)
+        # Capping may have rewritten entries' texts, never their times or numbers: the index still holds.
+        complete = _fit_entries(fitter, capped.recent_entries, full.older_entries, now, full.index)
     if complete:
         all(fitter.take(piece) for piece in _tail_pieces(capped))
     draft = fitter.draft

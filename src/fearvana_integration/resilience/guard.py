@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 
-from fearvana_integration.cache import Cached, Codec, SourceCache, customer_key
+from fearvana_integration.cache import Cached, Codec, SourceCache
 from fearvana_integration.clock import Clock
 from fearvana_integration.domain.sourced import Sourced
 from fearvana_integration.errors import (
@@ -140,8 +140,10 @@ class SourceGuard:
         """
         if self.cache is None or not use_cache:
             return await self._guarded(part, provider, load, deadline, None)
-        key = customer_key(customer_id, part.name)
+        key = self.cache.key(customer_id, part.name)
         entry = cached if cached is not None else await self.cache.read(key, part.codec)
+        if entry is not None and not entry.readable():
+            entry = None
         if entry is not None and self.cache.is_fresh(entry, part.ttl):
             self.cache.hits += 1
             return self._from_cache(entry, provider)
@@ -186,7 +188,7 @@ class SourceGuard:
         while token is None:  # another process is fetching the same part: wait for its result
             await asyncio.sleep(LOCK_POLL_SECONDS)
             latest = await cache.read(key, part.codec)
-            if latest is not None and cache.is_fresh(latest, part.ttl):
+            if latest is not None and cache.is_fresh(latest, part.ttl) and latest.readable():
                 cache.hits += 1
                 return self._from_cache(latest, provider)
             if deadline.remaining() <= 0:
