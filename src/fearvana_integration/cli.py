@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Annotated, TypeVar
 
 import typer
+from rich.console import Console
 
 from fearvana_integration.clock import SystemClock
 from fearvana_integration.config import Settings, load_settings
@@ -150,59 +151,101 @@ def config_check() -> None:
 
 
 @db_app.command("init")
-def db_init() -> None:
-    """Create the embedded database and its tables (safe to run again)."""
-    from fearvana_integration.store.admin import init_sqlite
+def db_init(
+    supabase_compat: Annotated[
+        bool,
+        typer.Option(
+            "--supabase-compat",
+            help="Postgres only: first create what Supabase provides (roles, auth, product tables, policies).",
+        ),
+    ] = False,
+) -> None:
+    """Create the embedded database, or migrate the project's own schema on Postgres (safe to repeat)."""
+    settings = _settings()
+    for line in asyncio.run(_init(settings, supabase_compat)):
+        _out(line)
+
+
+async def _init(settings: Settings, supabase_compat: bool) -> list[str]:
+    from fearvana_integration.store.admin import init_postgres, init_sqlite
     from fearvana_integration.store.engine import create_engine, sqlite_path
 
-    settings = _settings()
-    path = sqlite_path(settings.database_url.get_secret_value())
-
-    async def run() -> bool:
+    if settings.database_backend == "sqlite":
+        if supabase_compat:
+            raise InvalidInput("--supabase-compat is for PostgreSQL; the SQLite file always has every table")
+        path = sqlite_path(settings.database_url.get_secret_value())
         engine = create_engine(settings, create=True)
         try:
-            return await init_sqlite(engine, path)
+            created = await init_sqlite(engine, path)
         finally:
             await engine.dispose()
-
-    created = asyncio.run(run())
-    _out(f"{'Created' if created else 'Up to date'}: {path}")
+        return [f"{'Created' if created else 'Up to date'}: {path}"]
+    engine = create_engine(settings, pooled=False)
+    try:
+        done = await init_postgres(engine, supabase_compat=supabase_compat)
+    finally:
+        await engine.dispose()
+    return [f"{line[0].upper()}{line[1:]}." for line in done]
 
 
 @db_app.command("seed-demo")
 def db_seed_demo(
     customers: Annotated[int, typer.Option("--customers", "-n", help="How many customers (at least 6).")] = 12,
+    entries_per_customer: Annotated[
+        float | None, typer.Option("--entries-per-customer", help="About this many entries per generated customer.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Postgres: write even into a database not made by --supabase-compat.")
+    ] = False,
 ) -> None:
     """Fill the database with deterministic demo customers (runs ``db init`` first); prints who they are."""
-    from fearvana_integration.store.admin import init_sqlite
-    from fearvana_integration.store.demo import seed_demo
-    from fearvana_integration.store.engine import create_engine, sqlite_path
-
     if customers < 6 or customers > 100_000:
         raise InvalidInput(f"--customers must be between 6 and 100000 (got {customers})")
+    if entries_per_customer is not None and not 0 <= entries_per_customer <= 400:
+        raise InvalidInput(f"--entries-per-customer must be between 0 and 400 (got {entries_per_customer})")
     settings = _settings()
-    path = sqlite_path(settings.database_url.get_secret_value())
-
-    def progress(done: int, total: int) -> None:
-        print(f"seeded {done}/{total} customers", file=sys.stderr)
-
-    async def run() -> list[tuple[str, str, str, str]]:
-        engine = create_engine(settings, create=True)
-        try:
-            await init_sqlite(engine, path)
-            seeded = await seed_demo(engine, "sqlite", count=customers, now=SystemClock().now(), progress=progress)
-        finally:
-            await engine.dispose()
-        return [(c.email, str(c.id), c.display_name, c.scenario) for c in seeded]
-
-    rows = asyncio.run(run())
+    rows = asyncio.run(_seed(settings, customers, entries_per_customer, force))
     shown = rows[:20]
     width = max(len(email) for email, *_ in shown)
-    lines = [f"Seeded {len(rows)} demo customers into {path}:"]
+    lines = [f"Seeded {len(rows)} demo customers:"]
     lines += [f"  {email:<{width}}  {cid}  {name}: {scenario}" for email, cid, name, scenario in shown]
     if len(rows) > len(shown):
         lines.append(f"  … and {len(rows) - len(shown)} more")
     _out("\n".join(lines))
+
+
+async def _seed(
+    settings: Settings, customers: int, entries_per_customer: float | None, force: bool
+) -> list[tuple[str, str, str, str]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fearvana_integration.store.admin import created_by_compat
+    from fearvana_integration.store.demo import seed_demo
+    from fearvana_integration.store.engine import create_engine
+
+    for line in await _init(settings, supabase_compat=False) if settings.database_backend == "sqlite" else []:
+        print(line, file=sys.stderr)
+    engine = create_engine(settings, create=True)
+    try:
+        if settings.database_backend == "postgres" and not force and not await created_by_compat(engine):
+            raise InvalidInput(
+                "Refusing to write demo customers into a PostgreSQL database that `db init --supabase-compat` "
+                "did not create (it may be a real Supabase project); pass --force to do it anyway"
+            )
+        columns = (TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+            task = bar.add_task("seed", total=customers)
+            seeded = await seed_demo(
+                engine,
+                settings.database_backend,
+                count=customers,
+                now=SystemClock().now(),
+                mean_entries=entries_per_customer,
+                progress=lambda done, _total: bar.update(task, completed=done),
+            )
+    finally:
+        await engine.dispose()
+    return [(c.email, str(c.id), c.display_name, c.scenario) for c in seeded]
 
 
 def _exit_code(error: IntegrationError) -> int:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
@@ -46,8 +47,23 @@ class IntegrationManager:
 
         ``customer_id`` is the profile UUID (an email is accepted too, for the CLI). Raises
         CustomerNotFound, StoreUnavailable or BudgetTooSmall; optional sources never make it fail.
+        Every call is audited (customer, sections returned, outcome).
         """
-        return await self.runtime.assembler.assemble(_reference(customer_id), max_tokens)
+        reference = _reference(customer_id)
+        audit = self.runtime.audit
+        try:
+            if not isinstance(reference, UUID):
+                reference = (await self.runtime.assembler.resolve(reference)).id
+                audit.record(
+                    "profile.lookup_by_email", customer_id=reference, resources=("profiles",), detail="service_role"
+                )
+            ctx = await self.runtime.assembler.assemble(reference, max_tokens)
+        except IntegrationError as error:
+            customer = reference if isinstance(reference, UUID) else None
+            audit.record("context.read", customer_id=customer, outcome=type(error).__name__)
+            raise
+        audit.record("context.read", customer_id=ctx.customer_id, resources=_sections(ctx))
+        return ctx
 
     async def invalidate(self, customer_id: UUID | str) -> None:
         """Drop every cached piece of one customer (and nothing of anyone else)."""
@@ -60,6 +76,7 @@ class IntegrationManager:
         """Log the interaction in the CRM (and set its sentiment field); returns the CRM's id for it."""
         crm = self._require(self.runtime.crm, "crm")
         customer, deadline = await self._customer(customer_id)
+        outcome = "error"
         try:
             crm_id = await self._call(
                 "crm", "log_interaction", lambda: crm.log_interaction(customer, interaction), deadline
@@ -67,8 +84,15 @@ class IntegrationManager:
             if interaction.sentiment is not None:
                 sentiment = interaction.sentiment
                 await self._call("crm", "update_sentiment", lambda: crm.update_sentiment(customer, sentiment), deadline)
+            outcome = "ok"
+        except IntegrationError as error:
+            outcome = type(error).__name__
+            raise
         finally:
             await self.runtime.cache.delete(self.runtime.cache.key(str(customer.id), "crm"))
+            self.runtime.audit.record(
+                "crm.log_interaction", customer_id=customer.id, resources=("crm",), outcome=outcome
+            )
         return crm_id
 
     async def get_available_slots(
@@ -89,29 +113,31 @@ class IntegrationManager:
         """Book ``slot`` for the customer; SlotUnavailable (with alternatives) if it is taken."""
         scheduling = self._require(self.runtime.scheduling, "scheduling")
         customer, deadline = await self._customer(customer_id)
-        try:
-            return await self._call(
-                "scheduling",
-                "book_appointment",
-                lambda: scheduling.book_appointment(customer, slot, appointment_type),
-                deadline,
-            )
-        finally:
-            await self.runtime.cache.delete(self.runtime.cache.key(str(customer.id), "scheduling"))
+        with self._audited("scheduling.book", customer.id):
+            try:
+                return await self._call(
+                    "scheduling",
+                    "book_appointment",
+                    lambda: scheduling.book_appointment(customer, slot, appointment_type),
+                    deadline,
+                )
+            finally:
+                await self.runtime.cache.delete(self.runtime.cache.key(str(customer.id), "scheduling"))
 
     async def cancel_appointment(self, customer_id: UUID | str, appointment_id: str) -> Appointment:
         """Cancel one of the customer's own appointments (AppointmentNotFound for anyone else's)."""
         scheduling = self._require(self.runtime.scheduling, "scheduling")
         customer, deadline = await self._customer(customer_id)
-        try:
-            return await self._call(
-                "scheduling",
-                "cancel_appointment",
-                lambda: scheduling.cancel_appointment(customer, appointment_id),
-                deadline,
-            )
-        finally:
-            await self.runtime.cache.delete(self.runtime.cache.key(str(customer.id), "scheduling"))
+        with self._audited("scheduling.cancel", customer.id):
+            try:
+                return await self._call(
+                    "scheduling",
+                    "cancel_appointment",
+                    lambda: scheduling.cancel_appointment(customer, appointment_id),
+                    deadline,
+                )
+            finally:
+                await self.runtime.cache.delete(self.runtime.cache.key(str(customer.id), "scheduling"))
 
     async def get_health_status(self) -> HealthStatus:
         """Ping every source (concurrently, each ping cached ``HEALTH_PING_CACHE_SECONDS``).
@@ -147,6 +173,17 @@ class IntegrationManager:
             _manager = None
 
     # Helpers --------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _audited(self, action: str, customer_id: UUID) -> Iterator[None]:
+        outcome = "ok"
+        try:
+            yield
+        except IntegrationError as error:
+            outcome = type(error).__name__
+            raise
+        finally:
+            self.runtime.audit.record(action, customer_id=customer_id, resources=("scheduling",), outcome=outcome)
 
     @staticmethod
     def _require(adapter: T | None, source: str) -> T:
@@ -217,6 +254,24 @@ class IntegrationManager:
             error=error,
             checked_at=self.runtime.clock.now(),
         )
+
+
+def _sections(ctx: CustomerContext) -> tuple[str, ...]:
+    """The parts of customer data a context returned (for the audit trail)."""
+    present = ["profile"]
+    for name, value in (
+        ("lifeAreas", ctx.life_areas),
+        ("recentEntries", ctx.recent_entries),
+        ("entrySummaries", ctx.entry_summaries),
+        ("spiralState", ctx.spiral_state),
+        ("coachActions", ctx.coach_actions),
+        ("supplements", ctx.supplements),
+        ("crmContext", ctx.crm_context),
+        ("schedulingContext", ctx.scheduling_context),
+    ):
+        if value:
+            present.append(name)
+    return tuple(present)
 
 
 def _reference(customer_id: UUID | str) -> UUID | str:

@@ -18,6 +18,7 @@ from fearvana_integration.config import Settings, SourceKind
 from fearvana_integration.context.assembler import ContextAssembler
 from fearvana_integration.context.tokens import Tokenizer, get_tokenizer
 from fearvana_integration.errors import ConfigurationError
+from fearvana_integration.observability.audit import AuditLog
 from fearvana_integration.resilience.breaker import BreakerConfig, CircuitBreaker, MemoryBreakerStore
 from fearvana_integration.resilience.breaker_redis import RedisBreakerStore
 from fearvana_integration.resilience.guard import SourceGuard
@@ -41,6 +42,7 @@ class Runtime:
     cache: SourceCache
     breakers: dict[str, CircuitBreaker]
     breaker_store: MemoryBreakerStore | RedisBreakerStore
+    audit: AuditLog
 
     def adapters(self) -> dict[str, Adapter | None]:
         """Optional sources by key (None when disabled)."""
@@ -51,6 +53,7 @@ class Runtime:
         for adapter in self.adapters().values():
             if adapter is not None:
                 await adapter.aclose()
+        await self.audit.aclose()
         await self.cache.aclose()
         if isinstance(self.breaker_store, RedisBreakerStore):
             await self.breaker_store.aclose()
@@ -88,7 +91,9 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, namespace: 
     crm = _build_adapter(settings, "crm", clock, CRMAdapter)  # type: ignore[type-abstract]
     scheduling = _build_adapter(settings, "scheduling", clock, SchedulingAdapter)  # type: ignore[type-abstract]
     email = _build_adapter(settings, "email", clock, EmailAdapter)  # type: ignore[type-abstract]
-    store = CustomerStore(create_engine(settings), settings.database_backend)
+    store = CustomerStore(
+        create_engine(settings), settings.database_backend, statement_timeout_ms=settings.db_statement_timeout_ms
+    )
     cache = SourceCache(settings, clock, namespace=namespace)
     breaker_store = build_breaker_store(settings, namespace)
     breakers = {
@@ -119,6 +124,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, namespace: 
         cache=cache,
         breakers=breakers,
         breaker_store=breaker_store,
+        audit=AuditLog(store, clock),
     )
 
 

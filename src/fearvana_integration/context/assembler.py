@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ from fearvana_integration.cache import Cached, Codec, SourceCache
 from fearvana_integration.clock import Clock
 from fearvana_integration.config import Settings
 from fearvana_integration.context.budget import FullContext, effective_budget, fit_context, prime_entry_lines
+from fearvana_integration.context.goals import canonical_order
 from fearvana_integration.context.notes import customer_notes, source_notes
 from fearvana_integration.context.scoring import Observation, score_and_trend
 from fearvana_integration.context.summaries import SummaryIndex
@@ -222,6 +224,9 @@ class ContextAssembler:
         entries = await cache.read_many(keys, [part.codec for part in parts])
         return {part.name: entry for part, entry in zip(parts, entries, strict=True) if entry is not None}
 
+    def _fresh(self, entry: Cached[Any] | None, part: Part[Any]) -> bool:
+        return entry is not None and self._cache is not None and self._cache.is_fresh(entry, part.ttl)
+
     def _disabled(self, part: Part[Any]) -> bool:
         return part.source in ("crm", "scheduling") and getattr(self, part.source) is None
 
@@ -275,41 +280,49 @@ class ContextAssembler:
     ) -> tuple[FullContext, dict[str, Sourced[Any]]]:
         key = str(customer_id)
         parts = self.parts
+        use_cache = self._cache is not None
+        now = self.clock.now()
+        prefetched: dict[str, Sourced[Any]] = {}
+
+        async def load_profile() -> ProfileRow:
+            # The profile has to be read anyway; when the sections must be read too (the usual cold
+            # case), read everything in one statement and keep the sections for below.
+            needed = [part for part in (parts.activity, parts.journey) if not self._fresh(cached.get(part.name), part)]
+            if not needed:
+                return await self.store.find_profile(customer_id)
+            data = await self.store.load_all(customer_id, now)
+            stamp = self.clock.now()
+            for part, value in ((parts.activity, data.sections.activity), (parts.journey, data.sections.journey)):
+                prefetched[part.name] = Sourced(value, "fresh", "supabase", stamp)
+                if self._cache is not None:
+                    entry: Cached[Any] = Cached(value, stamp.timestamp())
+                    await self._cache.write(self._cache.key(key, part.name), part.codec, entry, part.ttl, key)
+            return data.profile
+
         profile_part = await self.guard.fetch(
             parts.profile,
             key,
             "supabase",
-            lambda: self.store.find_profile(customer_id),
+            load_profile,
             deadline,
             cached=cached.get("profile"),
-            use_cache=self._cache is not None,
+            use_cache=use_cache,
         )
         row = _required(profile_part, "profile")
-        now = self.clock.now()
         profile = build_profile(row, now)
         customer = CustomerRef(id=row.id, email=row.email, display_name=row.display_name, time_zone=profile.time_zone)
-        use_cache = self._cache is not None
+
+        async def section(part: Part[T], load: Callable[[], Awaitable[T]]) -> Sourced[T]:
+            if part.name in prefetched:
+                return prefetched[part.name]
+            return await self.guard.fetch(
+                part, key, "supabase", load, deadline, cached=cached.get(part.name), use_cache=use_cache
+            )
 
         async def store_side() -> tuple[Sourced[ActivitySections], Sourced[JourneySections], StorePortion]:
             activity, journey = await asyncio.gather(
-                self.guard.fetch(
-                    parts.activity,
-                    key,
-                    "supabase",
-                    lambda: self.store.load_activity(row.id, now),
-                    deadline,
-                    cached=cached.get("activity"),
-                    use_cache=use_cache,
-                ),
-                self.guard.fetch(
-                    parts.journey,
-                    key,
-                    "supabase",
-                    lambda: self.store.load_journey(row.id),
-                    deadline,
-                    cached=cached.get("journey"),
-                    use_cache=use_cache,
-                ),
+                section(parts.activity, lambda: self.store.load_activity(row.id, now)),
+                section(parts.journey, lambda: self.store.load_journey(row.id)),
             )
             sections = StoreSections(_required(activity, "activity"), _required(journey, "journey"))
             return activity, journey, build_store_portion(profile, sections, now, self.tokenizer)
@@ -437,7 +450,7 @@ def build_life_areas(sections: StoreSections, entries: list[Entry]) -> list[Life
     areas = []
     for category in LIFE_AREA_ORDER:
         level = levels.get(category)
-        goal = dict(level.goal_jsonb or {}) if level else {}
+        goal = canonical_order(category, level.goal_jsonb or {}) if level else {}
         score, trend = score_and_trend(observations.get(category, []), goal)
         areas.append(
             LifeArea.model_validate(
@@ -481,7 +494,9 @@ def build_store_portion(
     cheap: this runs while CRM and scheduling are still on the wire.
     """
     entries = [
-        Entry.model_validate({"category": e.category, "timestamp": e.ts, "metrics": e.metric})
+        Entry.model_validate(
+            {"category": e.category, "timestamp": e.ts, "metrics": canonical_order(e.category, e.metric)}
+        )
         for e in sections.activity.entries
         if e.category in LIFE_AREA_LABELS
     ]

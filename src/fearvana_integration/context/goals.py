@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, TypeVar
 
 Direction = Literal["up", "down", "target"]
+T = TypeVar("T")
 
 DEFAULT_GOALS: Mapping[str, Mapping[str, float]] = {
     "mindset_maturity": {"meditation_minutes": 20, "gratitude_entries": 3, "goal_progress": 80},
@@ -33,3 +34,13 @@ METRIC_DIRECTIONS: Mapping[str, Direction] = {
 def direction_of(metric: str, directions: Mapping[str, Direction] = METRIC_DIRECTIONS) -> Direction:
     """The direction of ``metric`` in ``directions`` (default ``up``)."""
     return directions.get(metric, "up")
+
+
+def canonical_order(category: str, values: Mapping[str, T]) -> dict[str, T]:
+    """``values`` keyed in a stable order: the category's goal metrics as listed above, then the rest
+    alphabetically. JSON columns do not keep key order alike on every database (Postgres' jsonb sorts
+    them), and the prompt must read the same on SQLite and Postgres."""
+    known = list(DEFAULT_GOALS.get(category, {}))
+    ordered = {key: values[key] for key in known if key in values}
+    ordered.update({key: values[key] for key in sorted(values) if key not in ordered})
+    return ordered

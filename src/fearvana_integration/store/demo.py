@@ -18,6 +18,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fearvana_integration.context.goals import DEFAULT_GOALS, direction_of
@@ -211,7 +212,7 @@ def _scenario_plan(email: str) -> _Plan | None:
     return None
 
 
-def _generated_plan(rng: random.Random) -> _Plan:
+def _generated_plan(rng: random.Random, mean_entries: float | None = None) -> _Plan:
     plan = _Plan(rng.randrange(20, 900), actions=rng.randrange(0, 3))
     activity = rng.random()
     if activity >= 0.12:  # the rest never logged anything
@@ -220,6 +221,10 @@ def _generated_plan(rng: random.Random) -> _Plan:
         plan.span_days = max(1, min(rng.randrange(14, 91), int(plan.created_days - plan.newest_days) - 1))
         plan.rates = {a: rng.choice((0.0, 0.1, 0.25, 0.5, 1.0)) for a in LIFE_AREA_ORDER}
         expected = plan.span_days * sum(plan.rates.values())
+        if mean_entries is not None and expected > 0:  # bulk loads: about this many entries each
+            wanted = rng.uniform(0.5, 1.5) * mean_entries
+            plan.rates = {a: r * wanted / expected for a, r in plan.rates.items()}
+            expected = wanted
         if expected > 0.9 * MAX_GENERATED_ENTRIES:
             plan.rates = {a: r * 0.9 * MAX_GENERATED_ENTRIES / expected for a, r in plan.rates.items()}
         oldest = plan.newest_days + plan.span_days
@@ -302,10 +307,12 @@ class _Rows:
         self.by_table.setdefault(table, []).append(values)
 
 
-def _customer_rows(spec: DemoCustomerSpec, now: datetime, seed: int, rows: _Rows, prefs: sa.Table) -> SeededCustomer:
+def _customer_rows(
+    spec: DemoCustomerSpec, now: datetime, seed: int, rows: _Rows, prefs: sa.Table, mean_entries: float | None
+) -> SeededCustomer:
     rng = random.Random(f"demo:{seed}:{spec.email}")
     scripted = _scenario_plan(spec.email)
-    plan = scripted or _generated_plan(rng)
+    plan = scripted or _generated_plan(rng, mean_entries)
     cid = demo_customer_id(spec.email)
 
     def rid(table: sa.Table, index: int) -> uuid.UUID:
@@ -433,12 +440,15 @@ async def seed_demo(
     count: int,
     now: datetime,
     seed: int = 0,
+    mean_entries: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[SeededCustomer]:
     """(Re)create ``count`` demo customers (``ValueError`` outside 6-100,000) and return who they are.
 
     Each batch of customers is one transaction: their old rows are deleted, then the new ones inserted.
-    ``now`` must be timezone-aware; ``progress(done, total)`` is called after each batch.
+    ``now`` must be timezone-aware; ``mean_entries`` gives generated customers about that many entries
+    (bulk loads); ``progress(done, total)`` is called after each batch. On Postgres the customers are
+    also added to ``auth.users`` when that table exists (profiles reference it, as in Supabase).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -446,12 +456,19 @@ async def seed_demo(
     specs = demo_specs(count)
     prefs = t.project_tables(backend).customer_preferences
     order = (*t.PRODUCT_TABLES, prefs)
+    auth_users = await _auth_users_table(engine) if backend == "postgres" else None
     seeded: list[SeededCustomer] = []
     for start in range(0, len(specs), BATCH_CUSTOMERS):
         rows = _Rows()
-        batch = [_customer_rows(spec, now, seed, rows, prefs) for spec in specs[start : start + BATCH_CUSTOMERS]]
+        batch = [
+            _customer_rows(spec, now, seed, rows, prefs, mean_entries)
+            for spec in specs[start : start + BATCH_CUSTOMERS]
+        ]
         async with engine.begin() as conn:
             await _delete(conn, [customer.id for customer in batch], prefs)
+            if auth_users is not None:
+                users = [{"id": c.id, "email": c.email} for c in batch]
+                await conn.execute(pg_insert(auth_users).on_conflict_do_nothing(index_elements=["id"]), users)
             for table in order:
                 if rows.by_table.get(table):
                     await conn.execute(table.insert(), rows.by_table[table])
@@ -459,3 +476,16 @@ async def seed_demo(
         if progress is not None:
             progress(len(seeded), len(specs))
     return seeded
+
+
+async def _auth_users_table(engine: AsyncEngine) -> sa.Table | None:
+    async with engine.connect() as conn:
+        exists = (await conn.execute(sa.text("SELECT to_regclass('auth.users') IS NOT NULL"))).scalar_one()
+    if not exists:
+        return None
+    return sa.Table(
+        "users",
+        sa.MetaData(schema="auth"),
+        sa.Column("id", sa.Uuid(as_uuid=True), primary_key=True),
+        sa.Column("email", sa.Text),
+    )

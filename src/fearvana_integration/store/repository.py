@@ -8,6 +8,9 @@ The two halves are cached separately, with the TTLs of their data types.
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +18,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fearvana_integration.errors import CustomerNotFound, StoreUnavailable
 from fearvana_integration.store import schema as t
@@ -68,13 +71,29 @@ def _rows(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
     return [dict(row) for row in result.mappings()]
 
 
-class CustomerStore:
-    """The customer store on one engine (SQLite now; the same statements serve Supabase Postgres)."""
+@dataclass(frozen=True)
+class CustomerData:
+    """Everything the store holds about one customer, read at once (:meth:`CustomerStore.load_all`)."""
 
-    def __init__(self, engine: AsyncEngine, backend: str) -> None:
+    profile: ProfileRow
+    sections: StoreSections
+
+
+class CustomerStore:
+    """The customer store: the embedded SQLite copy, or Supabase Postgres with row-level security.
+
+    On Postgres every read of a customer's data runs in a transaction that first becomes role
+    ``authenticated`` with that customer's JWT claims (``set_config('role', …)`` and
+    ``request.jwt.claims``, as PostgREST does), so the database's own policies filter every statement
+    besides our ``WHERE``: even a wrong filter could not return another customer's rows. The only
+    reads as ``service_role`` are explicit: finding a customer by email (the CLI) and the audit log.
+    """
+
+    def __init__(self, engine: AsyncEngine, backend: str, *, statement_timeout_ms: int = 10_000) -> None:
         self.engine = engine
         self.backend = backend
         self.tables = t.project_tables(backend)
+        self.statement_timeout_ms = statement_timeout_ms
 
     def unavailable(self, error: Exception) -> StoreUnavailable:
         """A StoreUnavailable that says what to do, without leaking SQL or connection strings."""
@@ -84,9 +103,36 @@ class CustomerStore:
                 "The database file does not exist: run `fearvana-integration db seed-demo` (or `db init`), "
                 "or set DATABASE_URL"
             )
-        if "no such table" in text or "does not exist" in text:
+        if "no such table" in text or ("does not exist" in text and "relation" in text):
             return StoreUnavailable("The database has no customer tables: run `fearvana-integration db init`")
+        if "permission denied to set role" in text or "must be member of role" in text:
+            return StoreUnavailable(
+                "The database user may not switch to role authenticated/service_role: connect as the "
+                "Supabase 'postgres' user (or grant those roles to the user in DATABASE_URL)"
+            )
+        if "statement timeout" in text or "canceling statement" in text:
+            return StoreUnavailable(f"The customer store did not answer within {self.statement_timeout_ms} ms")
         return StoreUnavailable(f"Customer store unavailable ({type(error).__name__})")
+
+    @asynccontextmanager
+    async def transaction(self, subject: UUID | None, *, role: str = "authenticated") -> AsyncIterator[AsyncConnection]:
+        """A read transaction as ``subject`` (role ``authenticated`` with its claims) or, with
+        ``subject=None``, as the explicit ``role`` given (``service_role``, ``integration_writer``)."""
+        try:
+            async with self.engine.connect() as conn, conn.begin():
+                if self.backend == "postgres":
+                    claims = json.dumps({"sub": str(subject), "role": "authenticated"}) if subject else "{}"
+                    await conn.execute(
+                        _SETUP,
+                        {
+                            "role": "authenticated" if subject else role,
+                            "claims": claims,
+                            "timeout": str(self.statement_timeout_ms),
+                        },
+                    )
+                yield conn
+        except (SQLAlchemyError, OSError) as error:
+            raise self.unavailable(error) from error
 
     async def aclose(self) -> None:
         """Dispose of the connection pool."""
@@ -100,8 +146,12 @@ class CustomerStore:
         except (SQLAlchemyError, OSError) as error:
             raise self.unavailable(error) from error
 
-    async def find_profile(self, reference: UUID | str) -> ProfileRow:
-        """The profile (with preferences) by UUID or email; CustomerNotFound when there is none."""
+    async def find_profile(self, reference: UUID | str, *, subject: UUID | None = None) -> ProfileRow:
+        """The profile (with preferences) by UUID or email; CustomerNotFound when there is none.
+
+        By UUID the read runs as that customer (or as ``subject``, for isolation tests). By email it
+        runs as ``service_role`` and returns the one matching profile: the CLI's lookup path.
+        """
         prefs = self.tables.customer_preferences
         query = sa.select(
             t.profiles.c.id,
@@ -117,13 +167,12 @@ class CustomerStore:
         ).select_from(t.profiles.outerjoin(prefs, prefs.c.profile_id == t.profiles.c.id))
         if isinstance(reference, UUID):
             query = query.where(t.profiles.c.id == reference)
+            transaction = self.transaction(subject or reference)
         else:
             query = query.where(sa.func.lower(t.profiles.c.email) == reference.strip().lower())
-        try:
-            async with self.engine.connect() as conn:
-                rows = _rows(await conn.execute(query))
-        except (SQLAlchemyError, OSError) as error:
-            raise self.unavailable(error) from error
+            transaction = self.transaction(None, role="service_role")
+        async with transaction as conn:
+            rows = _rows(await conn.execute(query))
         parsed = parse_rows(ProfileRow, "profiles", rows)
         if not parsed:
             raise CustomerNotFound(str(reference))
@@ -133,34 +182,83 @@ class CustomerStore:
         """Every store section of one customer (see module docstring for the statement count)."""
         return StoreSections(await self.load_activity(profile_id, now), await self.load_journey(profile_id))
 
-    async def load_activity(self, profile_id: UUID, now: datetime) -> ActivitySections:
+    async def load_all(self, profile_id: UUID, now: datetime, *, subject: UUID | None = None) -> CustomerData:
+        """Profile and every section at once: one data statement on Postgres (a SECURITY INVOKER function
+        that row-level security filters like any query), seven on SQLite."""
+        if self.backend != "postgres":
+            profile = await self.find_profile(profile_id, subject=subject)
+            return CustomerData(profile, await self.load_sections(profile_id, now))
+        history_start = now - HISTORY_WINDOW
+        async with self.transaction(subject or profile_id) as conn:
+            raw = (
+                await conn.execute(
+                    _CONTEXT_DATA,
+                    {
+                        "profile": profile_id,
+                        "history_start": history_start,
+                        "lookback": SCORING_LOOKBACK,
+                        "max_entries": MAX_ENTRIES_LOADED,
+                        "max_actions": MAX_COACH_ACTIONS,
+                        "max_challenges": MAX_CHALLENGES,
+                    },
+                )
+            ).scalar_one()
+        data = raw if isinstance(raw, dict) else json.loads(raw)
+        profiles = parse_rows(ProfileRow, "profiles", [data["profile"]] if data.get("profile") else [])
+        if not profiles:
+            raise CustomerNotFound(str(profile_id))
+        spiral = parse_rows(SpiralRow, "spiral_progress", [data.get("spiral") or {}])
+        return CustomerData(
+            profile=profiles[0],
+            sections=StoreSections(
+                ActivitySections(
+                    levels=parse_rows(LevelRow, "life_levels", data.get("levels") or []),
+                    entries=parse_rows(EntryRow, "entries", data.get("entries") or []),
+                    history_start=history_start,
+                ),
+                JourneySections(
+                    coach_actions=parse_rows(CoachActionRow, "coach_actions", data.get("actions") or []),
+                    supplements=parse_rows(SupplementRow, "supplements", data.get("supplements") or []),
+                    spiral=spiral[0] if spiral else SpiralRow(),
+                    challenges=parse_rows(ChallengeRow, "challenge_completions", data.get("challenges") or []),
+                ),
+            ),
+        )
+
+    async def load_activity(self, profile_id: UUID, now: datetime, *, subject: UUID | None = None) -> ActivitySections:
         """Life areas and entries: two statements."""
-        try:
-            async with self.engine.connect() as conn:
-                levels = parse_rows(LevelRow, "life_levels", _rows(await conn.execute(_levels_query(profile_id))))
-                history_start = now - HISTORY_WINDOW
-                query = _entries_query(profile_id, levels, history_start)
-                entries = parse_rows(EntryRow, "entries", _rows(await conn.execute(query)))
-        except (SQLAlchemyError, OSError) as error:
-            raise self.unavailable(error) from error
+        async with self.transaction(subject or profile_id) as conn:
+            levels = parse_rows(LevelRow, "life_levels", _rows(await conn.execute(_levels_query(profile_id))))
+            history_start = now - HISTORY_WINDOW
+            query = _entries_query(profile_id, levels, history_start)
+            entries = parse_rows(EntryRow, "entries", _rows(await conn.execute(query)))
         return ActivitySections(levels=levels, entries=entries, history_start=history_start)
 
-    async def load_journey(self, profile_id: UUID) -> JourneySections:
+    async def load_journey(self, profile_id: UUID, *, subject: UUID | None = None) -> JourneySections:
         """Coach actions, supplements, spiral state, challenges: four statements."""
-        try:
-            async with self.engine.connect() as conn:
-                actions = _rows(await conn.execute(_coach_actions_query(profile_id)))
-                supplements = _rows(await conn.execute(_supplements_query(profile_id)))
-                spiral = parse_rows(SpiralRow, "spiral_progress", _rows(await conn.execute(_spiral_query(profile_id))))
-                challenges = _rows(await conn.execute(_challenges_query(profile_id)))
-        except (SQLAlchemyError, OSError) as error:
-            raise self.unavailable(error) from error
+        async with self.transaction(subject or profile_id) as conn:
+            actions = _rows(await conn.execute(_coach_actions_query(profile_id)))
+            supplements = _rows(await conn.execute(_supplements_query(profile_id)))
+            spiral = parse_rows(SpiralRow, "spiral_progress", _rows(await conn.execute(_spiral_query(profile_id))))
+            challenges = _rows(await conn.execute(_challenges_query(profile_id)))
         return JourneySections(
             coach_actions=parse_rows(CoachActionRow, "coach_actions", actions),
             supplements=parse_rows(SupplementRow, "supplements", supplements),
             spiral=spiral[0] if spiral else SpiralRow(),
             challenges=parse_rows(ChallengeRow, "challenge_completions", challenges),
         )
+
+
+# One statement sets up the transaction: the role, the customer's claims (what auth.uid() reads),
+# UTC for every timestamp rendered to JSON, and the statement timeout. All transaction-local.
+_SETUP = sa.text(
+    "SELECT set_config('role', :role, true), set_config('request.jwt.claims', :claims, true), "
+    "set_config('TimeZone', 'UTC', true), set_config('statement_timeout', :timeout, true)"
+)
+_CONTEXT_DATA = sa.text(
+    "SELECT integration.customer_context_data(:profile, :history_start, :lookback, :max_entries, "
+    ":max_actions, :max_challenges)"
+)
 
 
 def _levels_query(profile_id: UUID) -> sa.Select[Any]:

@@ -190,6 +190,7 @@ class ProjectTables:
     metadata: sa.MetaData
     customer_preferences: sa.Table
     meta: sa.Table
+    audit_log: sa.Table
 
 
 def _build_project_tables(schema: str | None, prefix: str) -> ProjectTables:
@@ -211,7 +212,21 @@ def _build_project_tables(schema: str | None, prefix: str) -> ProjectTables:
         sa.Column("key", sa.Text, primary_key=True),
         sa.Column("value", sa.Text, nullable=False),
     )
-    return ProjectTables(metadata=metadata, customer_preferences=customer_preferences, meta=meta)
+    audit_log = sa.Table(
+        f"{prefix}audit_log",
+        metadata,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("at", UtcTimestamp, nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("customer_id", UUID),
+        sa.Column("action", sa.Text, nullable=False),
+        sa.Column("resources", TEXT_ARRAY, nullable=False),
+        sa.Column("outcome", sa.Text, nullable=False),
+        sa.Column("detail", sa.Text),
+        sa.Column("correlation_id", sa.Text),
+        sa.Index(f"{prefix}audit_log_customer_at_idx", "customer_id", "at"),
+    )
+    return ProjectTables(metadata=metadata, customer_preferences=customer_preferences, meta=meta, audit_log=audit_log)
 
 
 SQLITE_PROJECT_TABLES = _build_project_tables(schema=None, prefix="integration_")
