@@ -118,3 +118,7 @@ async def manager(make_settings: SettingsFactory) -> AsyncIterator[IntegrationMa
 def require_services() -> bool:
     """Whether missing PostgreSQL/Redis must fail tests instead of skipping them."""
     return os.environ.get("FEARVANA_REQUIRE_SERVICES") == "1"
+
+
+FIXED_NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+"""The moment both equal-content databases (SQLite and Postgres) are seeded at."""

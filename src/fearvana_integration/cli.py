@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, TypeVar
+from uuid import UUID, uuid4
 
 import typer
 from rich.console import Console
@@ -21,6 +24,7 @@ from fearvana_integration.config import Settings, load_settings
 from fearvana_integration.context.render import render_context
 from fearvana_integration.errors import BudgetTooSmall, ConfigurationError, IntegrationError, InvalidInput
 from fearvana_integration.manager import IntegrationManager
+from fearvana_integration.observability.audit import audit_context
 from fearvana_integration.observability.logging import configure_logging
 from fearvana_integration.runtime import build_runtime
 
@@ -34,7 +38,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(no_args_is_help=True, help="Create and fill the customer store.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect the effective configuration.")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail of customer data reads and writes.")
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 app.add_typer(config_app, name="config")
 
 
@@ -64,7 +70,8 @@ def _with_manager(settings: Settings, work: Callable[[IntegrationManager], Await
     async def run() -> T:
         manager = IntegrationManager(build_runtime(settings))
         try:
-            return await work(manager)
+            with audit_context(actor="cli", correlation_id=uuid4().hex):
+                return await work(manager)
         finally:
             await manager.aclose()
 
@@ -246,6 +253,68 @@ async def _seed(
     finally:
         await engine.dispose()
     return [(c.email, str(c.id), c.display_name, c.scenario) for c in seeded]
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([ydh])\s*$")
+
+
+def parse_age(text: str) -> timedelta:
+    """``7y``, ``30d``, ``12h`` → a timedelta (a year is 365 days)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise InvalidInput(f"--older-than must look like 7y, 30d or 12h (got {text!r})")
+    amount, unit = int(match.group(1)), match.group(2)
+    return (
+        timedelta(days=365 * amount)
+        if unit == "y"
+        else timedelta(days=amount)
+        if unit == "d"
+        else timedelta(hours=amount)
+    )
+
+
+@audit_app.command("purge")
+def audit_purge(
+    older_than: Annotated[str, typer.Option("--older-than", help="Age of rows to delete: 7y, 30d, 12h.")] = "7y",
+) -> None:
+    """Delete audit rows older than the retention (default 7 years); the purge itself is audited."""
+    age = parse_age(older_than)
+    settings = _settings()
+    removed = _with_manager(settings, lambda m: m.runtime.audit.purge(age))
+    _out(f"Removed {removed} audit rows older than {older_than}.")
+
+
+@audit_app.command("show")
+def audit_show(
+    customer: Annotated[str, typer.Argument(help="The customer's UUID or email.")],
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 50,
+) -> None:
+    """The customer's newest audit rows: when, who, what, which data, outcome, correlation id."""
+    settings = _settings()
+
+    async def show(manager: IntegrationManager) -> list[dict[str, object]]:
+        row = await manager.runtime.assembler.resolve(_customer_reference(customer))
+        return await manager.runtime.audit.show(row.id, limit)
+
+    rows = _with_manager(settings, show)
+    if not rows:
+        _out("No audit rows for this customer.")
+        return
+    lines = []
+    for row in rows:
+        at = row["at"].strftime("%Y-%m-%d %H:%M:%S") if isinstance(row["at"], datetime) else str(row["at"])
+        resources = ",".join(row["resources"] or []) if isinstance(row["resources"], list) else ""
+        lines.append(
+            f"{at}Z  {row['actor']:<10} {row['action']:<24} {row['outcome']:<18} {resources}  {row['correlation_id']}"
+        )
+    _out("\n".join(lines))
+
+
+def _customer_reference(text: str) -> UUID | str:
+    try:
+        return UUID(text.strip())
+    except ValueError:
+        return text.strip()
 
 
 def _exit_code(error: IntegrationError) -> int:

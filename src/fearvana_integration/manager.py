@@ -22,6 +22,7 @@ from fearvana_integration.errors import (
     IntegrationError,
     InvalidInput,
 )
+from fearvana_integration.observability.audit import audit_context, current_correlation_id
 from fearvana_integration.resilience.breaker import CircuitBreaker
 from fearvana_integration.resilience.guard import Deadline
 from fearvana_integration.runtime import Runtime, build_runtime
@@ -49,7 +50,10 @@ class IntegrationManager:
         CustomerNotFound, StoreUnavailable or BudgetTooSmall; optional sources never make it fail.
         Every call is audited (customer, sections returned, outcome).
         """
-        reference = _reference(customer_id)
+        with audit_context(correlation_id=current_correlation_id()):
+            return await self._context(_reference(customer_id), max_tokens)
+
+    async def _context(self, reference: UUID | str, max_tokens: int | None) -> CustomerContext:
         audit = self.runtime.audit
         try:
             if not isinstance(reference, UUID):

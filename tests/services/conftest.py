@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from tests.conftest import require_services
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 async def _redis_answers() -> bool:
@@ -46,3 +47,53 @@ async def namespace(redis_url: str) -> AsyncIterator[str]:
             await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+async def _postgres_answers() -> bool:
+    import asyncpg
+
+    try:
+        connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=2)
+    except Exception:
+        return False
+    await connection.close()
+    return True
+
+
+async def create_database(name: str) -> str:
+    """A new empty database on the shared server (tests never touch existing ones)."""
+    import asyncpg
+
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+async def drop_database(name: str) -> None:
+    """Drop a test database, closing whatever still holds it."""
+    import asyncpg
+
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> None:
+    """Skip (or, in CI, fail) when PostgreSQL does not answer."""
+    import asyncio
+
+    if not asyncio.run(_postgres_answers()):
+        message = "PostgreSQL does not answer at 127.0.0.1:5432 (see SERVICES.md)"
+        if require_services():
+            pytest.fail(message)
+        pytest.skip(message)

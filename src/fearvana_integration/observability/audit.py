@@ -189,7 +189,8 @@ class AuditLog:
         return int(removed)
 
     async def show(self, customer_id: UUID, limit: int = 100) -> list[dict[str, object]]:
-        """The customer's newest audit rows (read as service_role on Postgres)."""
+        """The customer's newest audit rows (read as service_role on Postgres; the reading is audited)."""
+        self.record("audit.show", customer_id=customer_id, resources=("audit_log",), detail="service_role")
         await self.flush()
         table = self.store.tables.audit_log
         query = (

@@ -225,6 +225,8 @@ def _build_project_tables(schema: str | None, prefix: str) -> ProjectTables:
         sa.Column("detail", sa.Text),
         sa.Column("correlation_id", sa.Text),
         sa.Index(f"{prefix}audit_log_customer_at_idx", "customer_id", "at"),
+        # The writer role may INSERT but not SELECT: no RETURNING of the new ids.
+        implicit_returning=False,
     )
     return ProjectTables(metadata=metadata, customer_preferences=customer_preferences, meta=meta, audit_log=audit_log)
 
