@@ -475,6 +475,11 @@ async def seed_demo(
         seeded.extend(batch)
         if progress is not None:
             progress(len(seeded), len(specs))
+    if backend == "postgres":
+        # Fresh statistics, or the planner guesses (and scans) its way through the first queries.
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(sa.text("ANALYZE"))
     return seeded
 
 

@@ -6,13 +6,14 @@ the row id and what was wrong — one bad row never breaks a customer's whole co
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import date, datetime, time
 from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
-from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, JsonValue, TypeAdapter, ValidationError, field_validator
 
 from fearvana_integration.domain.customer import LIFE_AREA_ORDER, MetricValue
 
@@ -116,8 +117,17 @@ class ChallengeRow(StoreRow):
     completed_at: datetime
 
 
+@functools.cache
+def _list_adapter(model: type[StoreRow]) -> TypeAdapter[list[Any]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
 def parse_rows(model: type[RowT], table: str, rows: list[dict[str, Any]]) -> list[RowT]:
     """Validate each row; skip (and log) the ones that do not fit."""
+    try:  # the usual case, all rows valid: one validation call for the whole list
+        return _list_adapter(model).validate_python(rows)
+    except ValidationError:
+        pass
     parsed: list[RowT] = []
     for row in rows:
         try:

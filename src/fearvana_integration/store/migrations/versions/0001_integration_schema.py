@@ -95,7 +95,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON integration.customer_preferences TO auth
 GRANT SELECT ON integration.meta TO authenticated, service_role;
 
 -- Everything one context needs from the store, in one statement. SECURITY INVOKER: it runs with the
--- caller's role and claims, so row-level security filters it like any other query.
+-- caller's role and claims, so row-level security filters it like any other query. plpgsql, not sql:
+-- a plpgsql function's plan is kept per connection, a sql function's is made again on every call.
 CREATE OR REPLACE FUNCTION integration.customer_context_data(
   p_profile uuid,
   p_history_start timestamptz,
@@ -103,8 +104,10 @@ CREATE OR REPLACE FUNCTION integration.customer_context_data(
   p_max_entries integer,
   p_max_actions integer,
   p_max_challenges integer
-) RETURNS jsonb
-LANGUAGE sql STABLE SECURITY INVOKER AS $$
+) RETURNS json
+LANGUAGE plpgsql STABLE SECURITY INVOKER AS $$
+BEGIN
+RETURN (
 WITH lv AS (
   SELECT l.id, l.category::text AS category, l.goal_jsonb, l.updated_at,
          s.current_streak, s.longest_streak, s.last_activity_date,
@@ -133,34 +136,36 @@ WITH lv AS (
   ORDER BY c.completed_at DESC, c.id
   LIMIT p_max_challenges
 )
-SELECT jsonb_build_object(
+SELECT json_build_object(
   'profile', (
-    SELECT to_jsonb(x) FROM (
+    SELECT to_json(x) FROM (
       SELECT p.id, p.email, p.display_name, p.avatar_url, p.created_at,
              cp.time_zone, cp.email_opt_in, cp.email_frequency, cp.quiet_hours_start, cp.quiet_hours_end
       FROM public.profiles p LEFT JOIN integration.customer_preferences cp ON cp.profile_id = p.id
       WHERE p.id = p_profile
     ) x
   ),
-  'levels', coalesce((SELECT jsonb_agg(to_jsonb(lv)) FROM lv), '[]'::jsonb),
-  'entries', coalesce((SELECT jsonb_agg(to_jsonb(en) ORDER BY en.ts DESC, en.id) FROM en), '[]'::jsonb),
+  'levels', coalesce((SELECT json_agg(to_json(lv)) FROM lv), '[]'::json),
+  'entries', coalesce((SELECT json_agg(to_json(en) ORDER BY en.ts DESC, en.id) FROM en), '[]'::json),
   'actions', coalesce(
-    (SELECT jsonb_agg(to_jsonb(ac) ORDER BY coalesce(ac.ts, ac.created_at) DESC, ac.id) FROM ac), '[]'::jsonb
+    (SELECT json_agg(to_json(ac) ORDER BY coalesce(ac.ts, ac.created_at) DESC, ac.id) FROM ac), '[]'::json
   ),
   'supplements', coalesce((
-    SELECT jsonb_agg(to_jsonb(x) ORDER BY x.name) FROM (
+    SELECT json_agg(to_json(x) ORDER BY x.name) FROM (
       SELECT s.id, s.name, s.qty_on_hand, s.dosage_schema FROM public.supplements s
       WHERE s.profile_id = p_profile AND s.qty_on_hand > 0
     ) x
-  ), '[]'::jsonb),
-  'spiral', jsonb_build_object(
+  ), '[]'::json),
+  'spiral', json_build_object(
     'current_step', (SELECT j.current_step FROM public.spiral_journey_states j WHERE j.profile_id = p_profile),
     'step_progress', (SELECT j.step_progress FROM public.spiral_journey_states j WHERE j.profile_id = p_profile),
     'current_level', (SELECT sp.current_level FROM public.spiral_progress sp WHERE sp.profile_id = p_profile),
     'total_xp', (SELECT coalesce(sum(x.xp_amount), 0) FROM public.spiral_xp_log x WHERE x.profile_id = p_profile)
   ),
-  'challenges', coalesce((SELECT jsonb_agg(to_jsonb(ch) ORDER BY ch.completed_at DESC) FROM ch), '[]'::jsonb)
+  'challenges', coalesce((SELECT json_agg(to_json(ch) ORDER BY ch.completed_at DESC) FROM ch), '[]'::json)
 )
+);
+END
 $$;
 GRANT EXECUTE ON FUNCTION integration.customer_context_data(uuid, timestamptz, interval, integer, integer, integer)
   TO authenticated, service_role;

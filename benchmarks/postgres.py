@@ -1,0 +1,201 @@
+"""Production-store figures (issue: Supabase Postgres with RLS, migrations and audit):
+
+1. data statements per cold context read (target 1);
+2. the store read of one context (role + claims + the one statement) against a floor of the same
+   transaction shape (BEGIN, role + claims, SELECT 1, COMMIT), in the same run (target <= 2x);
+3. that read at 1,000 and at 100,000 customers (target p95 at 100k <= 1.2 x p95 at 1k), and how long
+   loading 100,000 customers (about 30 entries each) takes (target < 10 min);
+4. the audit trail's overhead per context read (target <= 5 % of the read's p95).
+
+Databases ``fi_bench_1k`` / ``fi_bench_100k`` are created on the local server (127.0.0.1:5432) and
+dropped at the end unless --keep (a kept one is reused by the next run).
+
+Run: .venv/bin/python benchmarks/postgres.py [--customers-large 100000] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import sqlalchemy as sa
+from _common import machine, percentiles
+
+from fearvana_integration import IntegrationManager
+from fearvana_integration.config import Settings, load_settings
+from fearvana_integration.observability.logging import configure_logging
+from fearvana_integration.runtime import build_runtime
+from fearvana_integration.store.admin import init_postgres
+from fearvana_integration.store.demo import demo_customer_id, demo_specs, seed_demo
+from fearvana_integration.store.engine import create_engine
+from fearvana_integration.store.repository import _SETUP
+
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def fmt(samples: list[float]) -> str:
+    p50, p95, p99 = percentiles(samples)
+    return f"p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  p99 {p99:6.2f} ms"
+
+
+def settings_for(name: str, **env: str) -> Settings:
+    values = {
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
+        "MOCK_LATENCY_MS": "0",
+        "LOG_LEVEL": "CRITICAL",
+        **env,
+    }
+    return load_settings(values, read_env_files=False)
+
+
+async def ensure_database(name: str, customers: int) -> float | None:
+    """Create and seed ``name`` unless it already holds ``customers`` customers; seconds it took to seed."""
+    admin = await asyncpg.connect(ADMIN)
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    settings = settings_for(name)
+    engine = create_engine(settings)
+    try:
+        if exists:
+            async with engine.connect() as conn:
+                have = (await conn.execute(sa.text("SELECT count(*) FROM public.profiles"))).scalar()
+            if have == customers:
+                return None
+        await init_postgres(engine, supabase_compat=True)
+        started = time.perf_counter()
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            if time.perf_counter() - last[0] > 30:
+                last[0] = time.perf_counter()
+                print(f"   … seeded {done:,}/{total:,}", flush=True)
+
+        await seed_demo(engine, "postgres", count=customers, now=datetime.now(UTC), mean_entries=30, progress=progress)
+        return time.perf_counter() - started
+    finally:
+        await engine.dispose()
+
+
+async def drop(name: str) -> None:
+    admin = await asyncpg.connect(ADMIN)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        await admin.close()
+
+
+async def read_vs_floor(name: str, customers: int, runs: int) -> tuple[list[float], list[float]]:
+    """Store reads of random customers (one statement each) beside the bare transaction shape."""
+    manager = IntegrationManager(build_runtime(settings_for(name)))
+    store = manager.runtime.store
+    ids = [demo_customer_id(spec.email) for spec in demo_specs(customers)]
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    reads, floors = [], []
+    floor = sa.text("SELECT 1")
+    for _ in range(runs):
+        customer = rng.choice(ids)
+        started = time.perf_counter()
+        await store.load_all(customer, now)
+        reads.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        async with store.engine.connect() as conn, conn.begin():
+            await conn.execute(_SETUP, {"role": "authenticated", "claims": "{}", "timeout": "10000"})
+            await conn.execute(floor)
+        floors.append((time.perf_counter() - started) * 1000)
+    await manager.aclose()
+    return reads, floors
+
+
+async def statements_per_context(name: str) -> list[str]:
+    manager = IntegrationManager(build_runtime(settings_for(name)))
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(manager.runtime.store.engine.sync_engine, "before_cursor_execute", record)
+    await manager.get_customer_context(demo_customer_id("heavy@fearvana.local"))
+    await manager.aclose()
+    return [s for s in seen if not s.lstrip().startswith("SELECT set_config(") and "audit_log" not in s]
+
+
+async def audit_overhead(name: str, runs: int) -> tuple[list[float], list[float]]:
+    """Uncached context reads with the audit trail recording, and with recording switched off."""
+    ids = [demo_customer_id(spec.email) for spec in demo_specs(12)]
+    results = []
+    for audited in (True, False):
+        manager = IntegrationManager(build_runtime(settings_for(name, CACHE_ENABLED="false")))
+        if not audited:
+            manager.runtime.audit.record = lambda *args, **kwargs: None  # type: ignore[method-assign]
+        samples = []
+        for index in range(runs):
+            started = time.perf_counter()
+            await manager.get_customer_context(ids[index % len(ids)])
+            samples.append((time.perf_counter() - started) * 1000)
+        await manager.aclose()
+        results.append(samples)
+    return results[0], results[1]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--customers-large", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--keep", action="store_true", help="keep the databases for the next run")
+    args = parser.parse_args()
+    configure_logging("CRITICAL")
+    small, large = "fi_bench_1k", "fi_bench_100k"
+    print(f"machine: {machine()}")
+    print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    await ensure_database(small, 1000)
+    print(f"\n0. seeding {args.customers_large:,} customers (about 30 entries each) …", flush=True)
+    seconds = await ensure_database(large, args.customers_large)
+    if seconds is None:
+        print("   (reused the kept database)")
+    else:
+        print(f"   took {seconds / 60:.1f} min (target < 10 min)")
+    async with create_engine(settings_for(large)).connect() as conn:
+        entries = (await conn.execute(sa.text("SELECT count(*) FROM public.entries"))).scalar()
+    print(f"   {entries:,} entries in all")
+
+    data = await statements_per_context(small)
+    print(f"\n1. data statements for one cold context: {len(data)} (target 1): {data[0][:80]}…")
+
+    print(f"\n2./3. store read of one context (random customers, {args.runs} reads) vs its transaction floor")
+    for name, customers in ((small, 1000), (large, args.customers_large)):
+        reads, floors = await read_vs_floor(name, customers, args.runs)
+        ratio = percentiles(reads)[1] / percentiles(floors)[1]
+        print(f"   {customers:>7,} customers  read  {fmt(reads)}")
+        print(f"   {'':>7}            floor {fmt(floors)}   read/floor p95 {ratio:.2f}x (target <= 2)")
+        if name == small:
+            small_p95 = percentiles(reads)[1]
+        else:
+            print(f"   p95 at {customers:,} / p95 at 1,000 = {percentiles(reads)[1] / small_p95:.2f} (target <= 1.2)")
+
+    audited, silent = await audit_overhead(small, args.runs // 2)
+    overhead = (percentiles(audited)[1] - percentiles(silent)[1]) / percentiles(silent)[1]
+    print(f"\n4. uncached context reads ({args.runs // 2} each), audit on vs off")
+    print(f"   audit on   {fmt(audited)}")
+    print(f"   audit off  {fmt(silent)}")
+    print(f"   overhead at p95: {overhead:+.1%} (target <= 5 %)")
+    if not args.keep:
+        await drop(small)
+        await drop(large)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
