@@ -65,10 +65,10 @@ class LevelRow(StoreRow):
 
 
 class EntryRow(StoreRow):
-    """entries with the category of their life level."""
+    """entries with the category of their life level (ids only where the query returns them)."""
 
-    id: UUID
-    level_id: UUID
+    id: UUID | None = None
+    level_id: UUID | None = None
     category: str
     ts: datetime
     metric: dict[str, MetricValue]

@@ -146,7 +146,12 @@ SELECT json_build_object(
     ) x
   ),
   'levels', coalesce((SELECT json_agg(to_json(lv)) FROM lv), '[]'::json),
-  'entries', coalesce((SELECT json_agg(to_json(en) ORDER BY en.ts DESC, en.id) FROM en), '[]'::json),
+  -- entries are the bulk of the document: only what the context uses (no row ids)
+  'entries', coalesce(
+    (SELECT json_agg(json_build_object('category', en.category, 'ts', en.ts, 'metric', en.metric)
+                     ORDER BY en.ts DESC, en.id) FROM en),
+    '[]'::json
+  ),
   'actions', coalesce(
     (SELECT json_agg(to_json(ac) ORDER BY coalesce(ac.ts, ac.created_at) DESC, ac.id) FROM ac), '[]'::json
   ),
