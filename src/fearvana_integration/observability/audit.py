@@ -27,6 +27,7 @@ from fearvana_integration.store.repository import CustomerStore
 
 log = structlog.get_logger("fearvana_integration.audit")
 MAX_PENDING = 100_000
+_COPY_COLUMNS = ("at", "actor", "customer_id", "action", "resources", "outcome", "detail", "correlation_id")
 
 _actor: contextvars.ContextVar[str] = contextvars.ContextVar("audit_actor", default="library")
 _correlation: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
@@ -63,6 +64,19 @@ class AuditEvent:
     outcome: str
     detail: str | None = None
     correlation_id: str | None = None
+
+    def record(self) -> tuple[object, ...]:
+        """The row as a COPY record, in ``_COPY_COLUMNS`` order."""
+        return (
+            self.at,
+            self.actor,
+            self.customer_id,
+            self.action,
+            list(self.resources),
+            self.outcome,
+            self.detail,
+            self.correlation_id,
+        )
 
     def row(self) -> dict[str, object]:
         """The table row."""
@@ -151,7 +165,18 @@ class AuditLog:
             batch = self.pending[: self.batch_size]
             table = self.store.tables.audit_log
             async with self.store.transaction(None, role="integration_writer") as conn:
-                await conn.execute(sa.insert(table), [event.row() for event in batch])
+                if self.store.backend == "postgres":
+                    # COPY: one round trip and far less work than a multi-row INSERT, so a flush
+                    # barely delays the reads sharing the event loop.
+                    raw = await conn.get_raw_connection()
+                    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                        "audit_log",
+                        schema_name="integration",
+                        columns=_COPY_COLUMNS,
+                        records=[e.record() for e in batch],
+                    )
+                else:
+                    await conn.execute(sa.insert(table), [event.row() for event in batch])
             del self.pending[: len(batch)]
             total += len(batch)
         self.written += total
