@@ -104,6 +104,7 @@ class AuditLog:
     written: int = 0
     _task: asyncio.Task[None] | None = None
     _wake: asyncio.Event | None = None
+    _flushing: asyncio.Lock | None = None
     _closed: bool = False
 
     def record(
@@ -160,6 +161,12 @@ class AuditLog:
 
     async def flush(self) -> int:
         """Write every pending event now; returns how many were written."""
+        if self._flushing is None:
+            self._flushing = asyncio.Lock()
+        async with self._flushing:  # two flushes at once would write the same batch twice
+            return await self._flush()
+
+    async def _flush(self) -> int:
         total = 0
         while self.pending:
             batch = self.pending[: self.batch_size]
@@ -185,10 +192,18 @@ class AuditLog:
     async def aclose(self) -> None:
         """Stop the writer and write what is left (a clean shutdown loses nothing)."""
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._task is not None and not self._task.done():
+            # Let a write in progress finish (cancelling it mid-transaction would leave the database
+            # driver's worker answering a loop that may be gone), then stop the writer.
+            if self._wake is not None:
+                self._wake.set()
+            try:
+                async with asyncio.timeout(10):
+                    await asyncio.shield(self._task)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         try:
             await self.flush()
         except StoreUnavailable as error:
