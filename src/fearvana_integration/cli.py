@@ -100,6 +100,60 @@ def context(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (non-loopback needs a real secret).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Start the HTTP service (uvicorn). Without a configured JWT secret, a development one is generated."""
+    import uvicorn
+
+    from fearvana_integration.service.devsecret import check_bind, ensure_secret
+
+    settings = ensure_secret(_settings())
+    check_bind(host, settings)
+    configure_logging(settings.log_level, settings.log_format)
+    uvicorn.run(
+        "fearvana_integration.service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,  # the service reads X-Forwarded-For itself, from TRUSTED_PROXIES only
+    )
+
+
+@app.command()
+def token(
+    customer: Annotated[str | None, typer.Argument(help="The customer's UUID or email.")] = None,
+    service: Annotated[bool, typer.Option("--service", help="A service-role token instead.")] = False,
+    ttl: Annotated[int, typer.Option("--ttl", min=60, max=31 * 86400, help="Validity in seconds.")] = 3600,
+) -> None:
+    """Mint a JWT with the configured secret, for local use (prints only the token)."""
+    from fearvana_integration.service.auth import mint_token
+    from fearvana_integration.service.devsecret import ensure_secret
+
+    if service == (customer is not None):
+        raise InvalidInput("Give either a customer (UUID or email) or --service")
+    settings = ensure_secret(_settings())
+    if settings.supabase_jwt_secret is None:
+        raise InvalidInput("Tokens can only be minted with SUPABASE_JWT_SECRET (this deployment uses a JWKS URL)")
+    secret = settings.supabase_jwt_secret.get_secret_value()
+    subject = None
+    if customer is not None:
+        reference = customer
+
+        async def resolve(manager: IntegrationManager) -> UUID:
+            return (await manager.runtime.assembler.resolve(_customer_reference(reference))).id
+
+        subject = _with_manager(settings, resolve)
+    _out(mint_token(secret, subject=subject, audience=settings.supabase_jwt_audience, ttl_seconds=ttl))
+
+
+@app.command()
 def health(
     format: Annotated[HealthFormat, typer.Option("--format", "-f")] = HealthFormat.table,
 ) -> None:

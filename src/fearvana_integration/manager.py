@@ -12,6 +12,7 @@ from uuid import UUID
 
 from fearvana_integration.adapters.base import Adapter
 from fearvana_integration.config import Settings, load_settings
+from fearvana_integration.context.assembler import View
 from fearvana_integration.domain.context import CustomerContext
 from fearvana_integration.domain.crm import Interaction
 from fearvana_integration.domain.customer import CustomerRef
@@ -43,17 +44,20 @@ class IntegrationManager:
         """One breaker per source: ``supabase``, ``crm``, ``scheduling``, ``email``."""
         return self.runtime.breakers
 
-    async def get_customer_context(self, customer_id: UUID | str, max_tokens: int | None = None) -> CustomerContext:
+    async def get_customer_context(
+        self, customer_id: UUID | str, max_tokens: int | None = None, *, view: View = "full"
+    ) -> CustomerContext:
         """The customer's context, fitted to ``max_tokens`` (default ``CONTEXT_DEFAULT_MAX_TOKENS``).
 
         ``customer_id`` is the profile UUID (an email is accepted too, for the CLI). Raises
         CustomerNotFound, StoreUnavailable or BudgetTooSmall; optional sources never make it fail.
-        Every call is audited (customer, sections returned, outcome).
+        Every call is audited (customer, sections returned, outcome). ``view="customer"``: what the
+        customer may see of themselves (no CRM-internal labels: stage, sentiment, tags).
         """
         with audit_context(correlation_id=current_correlation_id()):
-            return await self._context(_reference(customer_id), max_tokens)
+            return await self._context(_reference(customer_id), max_tokens, view)
 
-    async def _context(self, reference: UUID | str, max_tokens: int | None) -> CustomerContext:
+    async def _context(self, reference: UUID | str, max_tokens: int | None, view: View) -> CustomerContext:
         audit = self.runtime.audit
         try:
             if not isinstance(reference, UUID):
@@ -61,7 +65,7 @@ class IntegrationManager:
                 audit.record(
                     "profile.lookup_by_email", customer_id=reference, resources=("profiles",), detail="service_role"
                 )
-            ctx = await self.runtime.assembler.assemble(reference, max_tokens)
+            ctx = await self.runtime.assembler.assemble(reference, max_tokens, view=view)
         except IntegrationError as error:
             customer = reference if isinstance(reference, UUID) else None
             audit.record("context.read", customer_id=customer, outcome=type(error).__name__)

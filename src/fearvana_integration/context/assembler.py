@@ -11,9 +11,9 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -97,6 +97,7 @@ class Parts:
 
 
 FITTED_TTL_SECONDS = 60.0
+View = Literal["full", "customer"]
 FITTED_CODEC: Codec[CustomerContext] = Codec(CustomerContext)
 
 
@@ -122,7 +123,7 @@ class ContextAssembler:
         self.tokenizer = tokenizer
         self.clock = clock
         self.parts = Parts.from_settings(settings)
-        self._assembling: dict[tuple[UUID, int], asyncio.Future[CustomerContext]] = {}
+        self._assembling: dict[tuple[UUID, int, str], asyncio.Future[CustomerContext]] = {}
 
     def deadline(self) -> Deadline:
         """A fresh request deadline (``CONTEXT_DEADLINE_MS``)."""
@@ -147,8 +148,13 @@ class ContextAssembler:
         )
         return _required(sourced, "profile")
 
-    async def assemble(self, reference: UUID | str, max_tokens: int | None = None) -> CustomerContext:
-        """The fitted context of one customer (by UUID, or by email for the CLI)."""
+    async def assemble(
+        self, reference: UUID | str, max_tokens: int | None = None, *, view: View = "full"
+    ) -> CustomerContext:
+        """The fitted context of one customer (by UUID, or by email for the CLI).
+
+        ``view="customer"`` is what the customer may see of themselves: no CRM-internal labels.
+        """
         requested = max_tokens if max_tokens is not None else self.settings.context_default_max_tokens
         budget = effective_budget(
             requested, self.settings.context_reserved_tokens, self.settings.context_token_margin_percent
@@ -161,17 +167,17 @@ class ContextAssembler:
         if cache is not None:
             cached = await self._cached_parts(reference)
             versions = {part.name: await self._cached_version(part, cached.get(part.name)) for part in self.parts.all()}
-            key = self._fitted_key(reference, requested, versions)
+            key = self._fitted_key(reference, requested, versions, view)
             if key is not None:
                 hit = await cache.read(key, FITTED_CODEC)
                 if hit is not None and cache.is_fresh(hit, FITTED_TTL_SECONDS) and hit.readable():
                     cache.hits += 1
                     return hit.value
         if cache is None:
-            full, _ = await self._assemble(reference, requested, deadline, cached)
+            full, _ = await self._assemble(reference, requested, deadline, cached, view)
             return fit_context(full, max_tokens=requested, budget=budget, tokenizer=self.tokenizer)
         # Concurrent requests for the same customer and budget share one assembly and one fit.
-        flight_key = (reference, requested)
+        flight_key = (reference, requested, view)
         running = self._assembling.get(flight_key)
         if running is not None:
             cache.hits += 1
@@ -179,7 +185,7 @@ class ContextAssembler:
         future: asyncio.Future[CustomerContext] = asyncio.get_running_loop().create_future()
         self._assembling[flight_key] = future
         try:
-            fitted = await self._assemble_and_fit(reference, requested, budget, deadline, cached)
+            fitted = await self._assemble_and_fit(reference, requested, budget, deadline, cached, view)
         except BaseException as error:
             future.set_exception(error)
             future.exception()  # retrieved: no warning when nobody else was waiting
@@ -191,14 +197,20 @@ class ContextAssembler:
             self._assembling.pop(flight_key, None)
 
     async def _assemble_and_fit(
-        self, customer_id: UUID, max_tokens: int, budget: int, deadline: Deadline, cached: dict[str, Cached[Any]]
+        self,
+        customer_id: UUID,
+        max_tokens: int,
+        budget: int,
+        deadline: Deadline,
+        cached: dict[str, Cached[Any]],
+        view: View,
     ) -> CustomerContext:
         cache = self._cache
         assert cache is not None
-        full, sourced = await self._assemble(customer_id, max_tokens, deadline, cached)
+        full, sourced = await self._assemble(customer_id, max_tokens, deadline, cached, view)
         fitted = fit_context(full, max_tokens=max_tokens, budget=budget, tokenizer=self.tokenizer)
         versions = {name: await self._sourced_version(name, value) for name, value in sourced.items()}
-        key = self._fitted_key(customer_id, max_tokens, versions)
+        key = self._fitted_key(customer_id, max_tokens, versions, view)
         if key is not None:
             stamp = Cached(fitted, self.clock.now().timestamp())
             await cache.write(key, FITTED_CODEC, stamp, FITTED_TTL_SECONDS, str(customer_id))
@@ -260,7 +272,9 @@ class ContextAssembler:
         stale_at = sourced.fetched_at.timestamp() if sourced.status == "stale" and sourced.fetched_at else None
         return await self._open_version(part, stale_at)
 
-    def _fitted_key(self, customer_id: UUID, max_tokens: int, versions: dict[str, str | None]) -> str | None:
+    def _fitted_key(
+        self, customer_id: UUID, max_tokens: int, versions: dict[str, str | None], view: View = "full"
+    ) -> str | None:
         """The key of a fitted context made from exactly these part versions, or None.
 
         A refreshed part has a new fetch time, hence a new key, so a cached fitted context is never
@@ -270,13 +284,20 @@ class ContextAssembler:
         if cache is None or any(version is None for version in versions.values()):
             return None
         s = self.settings
-        recipe = f"{max_tokens}|{s.tokenizer_encoding}|{s.context_reserved_tokens}|{s.context_token_margin_percent}"
+        recipe = (
+            f"{view}|{max_tokens}|{s.tokenizer_encoding}|{s.context_reserved_tokens}|{s.context_token_margin_percent}"
+        )
         ordered = [f"{name}={versions[name]}" for name in sorted(versions)]
         digest = hashlib.sha256("|".join([recipe, *ordered]).encode()).hexdigest()[:24]
         return cache.key(str(customer_id), f"fitted:{digest}")
 
     async def _assemble(
-        self, customer_id: UUID, max_tokens: int, deadline: Deadline, cached: dict[str, Cached[Any]]
+        self,
+        customer_id: UUID,
+        max_tokens: int,
+        deadline: Deadline,
+        cached: dict[str, Cached[Any]],
+        view: View = "full",
     ) -> tuple[FullContext, dict[str, Sourced[Any]]]:
         key = str(customer_id)
         parts = self.parts
@@ -333,6 +354,8 @@ class ContextAssembler:
             self._optional(self.scheduling, parts.scheduling, customer, cached, deadline, "get_scheduling_context"),
         )
         store_parts = [profile_part, activity, journey]
+        if view == "customer" and crm.value is not None:
+            crm = replace(crm, value=crm.value.customer_view())
         full = build_full_context(
             customer_id=row.id,
             now=now,

@@ -228,11 +228,14 @@ def past_session_item(appointment: Appointment, now: datetime) -> str:
 def crm_item(crm: CRMContext, now: datetime) -> str:
     """Stage, sentiment, tags, last interaction, ticket count."""
     tickets = "not tracked by this CRM" if crm.open_tickets is None else str(crm.open_tickets)
-    parts = [
-        f"- Stage {crm.lifecycle_stage or 'unknown'}",
-        f"sentiment {crm.sentiment or 'unknown'}",
-        f"open tickets {tickets}",
-    ]
+    if crm.internal_labels_hidden:
+        parts = [f"- Open tickets {tickets}"]
+    else:
+        parts = [
+            f"- Stage {crm.lifecycle_stage or 'unknown'}",
+            f"sentiment {crm.sentiment or 'unknown'}",
+            f"open tickets {tickets}",
+        ]
     if crm.tags:
         parts.append("tags " + ", ".join(fence(tag) for tag in crm.tags))
     if crm.last_interaction is not None:

@@ -44,6 +44,21 @@ class CRMContext(DomainModel):
     open_tickets: int | None = None
     tickets: list[Ticket] = []
     contact_email: str | None = Field(default=None, description="The email on the CRM record, if it differs")
+    internal_labels_hidden: bool = Field(
+        default=False, description="Stage, sentiment and tags withheld (the customer's own view)"
+    )
+
+    def customer_view(self) -> CRMContext:
+        """Without the CRM-internal labels a customer may not see (SPEC §8)."""
+        return self.model_copy(
+            update={
+                "lifecycle_stage": None,
+                "sentiment": None,
+                "tags": [],
+                "contact_email": None,
+                "internal_labels_hidden": True,
+            }
+        )
 
 
 class Interaction(DomainModel):

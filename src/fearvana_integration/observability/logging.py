@@ -10,10 +10,11 @@ import structlog
 from fearvana_integration.config import Settings
 from fearvana_integration.observability.redaction import redact_processor
 
+_HANDLER_NAME = "fearvana-integration"
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Route structlog and stdlib records through one redacting formatter on stderr."""
-    shared: list[structlog.types.Processor] = [
+
+def _shared() -> list[structlog.types.Processor]:
+    return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
@@ -21,9 +22,22 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         structlog.processors.format_exc_info,
         redact_processor,
     ]
+
+
+def formatter(fmt: str = "json") -> logging.Formatter:
+    """The redacting formatter every record goes through (tests attach it to their own handlers)."""
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared(),
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    """Route structlog and stdlib records through one redacting formatter on stderr."""
+    shared = _shared()
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -31,15 +45,15 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-        )
-    )
+    handler.setFormatter(formatter(fmt))
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace our own handler (configuring twice must not print twice); leave anyone else's alone.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()  # uvicorn's lines go through ours (one format, no interleaving)
+        logging.getLogger(name).propagate = True
 
 
 def configure_from_settings(settings: Settings) -> None:

@@ -42,8 +42,10 @@ def _card(match: re.Match[str]) -> str:
 def _phone(match: re.Match[str]) -> str:
     text = match.group(0)
     digits = re.sub(r"\D", "", text)
-    # Dates and times (2026-11-25, 10:30:00) are not phone numbers.
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or len(digits) < 8 or len(digits) > 15:
+    # Dates (2026-11-25) and IPv4 addresses (10.20.30.40) are not phone numbers.
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", text):
+        return text
+    if len(digits) < 8 or len(digits) > 15:
         return text
     return "[PHONE]"
 

@@ -11,6 +11,7 @@ when the cache is in Redis); a failing source is answered with its last good val
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,6 +87,8 @@ class SourceGuard:
         self.clock = clock
         self.cache = cache
         self.breakers = breakers or {}
+        # (source, operation, seconds, outcome) for every call that reached the breaker — metrics.
+        self.observer: Callable[[str, str, float, str], None] | None = None
         self._flights: dict[str, asyncio.Future[Sourced[Any]]] = {}
 
     # Writes and uncached reads ---------------------------------------------------------------------
@@ -101,7 +104,12 @@ class SourceGuard:
     ) -> T:
         """Breaker and timeout around one call; raises its error (CircuitOpen without calling out)."""
         breaker = self.breakers.get(source)
-        token = await breaker.before_call(operation) if breaker else ""
+        started = time.perf_counter()
+        try:
+            token = await breaker.before_call(operation) if breaker else ""
+        except CircuitOpen:
+            self._observe(source, operation, started, "circuit_open")
+            raise
         limit = deadline.bound(timeout_seconds)
         try:
             async with asyncio.timeout(limit):
@@ -109,16 +117,23 @@ class SourceGuard:
         except TimeoutError:
             if breaker:
                 await breaker.record_failure(token)
+            self._observe(source, operation, started, "timeout")
             raise ProviderTimeout(
                 f"{source_label(source)} did not answer within {limit:.3g} s", source=source, operation=operation
             ) from None
         except BaseException as error:
             if breaker:
                 await (breaker.record_failure(token) if _counts(error) else breaker.record_success(token))
+            self._observe(source, operation, started, type(error).__name__)
             raise
         if breaker:
             await breaker.record_success(token)
+        self._observe(source, operation, started, "ok")
         return value
+
+    def _observe(self, source: str, operation: str, started: float, outcome: str) -> None:
+        if self.observer is not None:
+            self.observer(source, operation, time.perf_counter() - started, outcome)
 
     # Cached reads ---------------------------------------------------------------------------------
 
