@@ -1,6 +1,7 @@
 #!/usr/bin/env sh
 # The project's one entry point for humans and CI.
-#   ./dev.sh demo   set up (venv, install, demo database) and print the demo customer's context
+#   ./dev.sh demo   set up (venv, install, demo database) and start the HTTP service on 127.0.0.1:8000
+#                   (extra arguments go to `serve`, e.g. --port 8001)
 #   ./dev.sh test   set up and run the whole test suite (lint, types, tests)
 #   ./dev.sh setup  only set up
 set -eu
@@ -45,7 +46,24 @@ case "$cmd" in
   demo)
     setup
     "$VENV/bin/fearvana-integration" db seed-demo >&2
-    exec "$VENV/bin/fearvana-integration" context demo@fearvana.local "$@"
+    port=8000
+    prev=""
+    for arg in "$@"; do
+      [ "$prev" = "--port" ] && port="$arg"
+      case "$arg" in --port=*) port="${arg#--port=}" ;; esac
+      prev="$arg"
+    done
+    demo_id=a551cbd1-df53-5bb5-9870-e856e478508c
+    {
+      echo
+      echo "Starting the service on http://127.0.0.1:$port (API docs: http://127.0.0.1:$port/docs). In another shell:"
+      echo
+      echo "  curl -H \"Authorization: Bearer \$(.venv/bin/fearvana-integration token demo@fearvana.local)\" \\"
+      echo "    \"http://127.0.0.1:$port/api/customers/$demo_id/context?format=prompt\""
+      echo
+      echo "Stop it with Ctrl-C."
+    } >&2
+    exec "$VENV/bin/fearvana-integration" serve "$@"
     ;;
   test)
     setup

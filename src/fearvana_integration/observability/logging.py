@@ -51,9 +51,14 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     # Replace our own handler (configuring twice must not print twice); leave anyone else's alone.
     root.handlers[:] = [h for h in root.handlers if h.get_name() != _HANDLER_NAME] + [handler]
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()  # uvicorn's lines go through ours (one format, no interleaving)
         logging.getLogger(name).propagate = True
+    # The service writes its own access line (route template, latency, correlation id); uvicorn's would
+    # repeat it with the raw URL. With no handler reachable, uvicorn skips building its line at all.
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.handlers.clear()
+    uvicorn_access.propagate = False
 
 
 def configure_from_settings(settings: Settings) -> None:
