@@ -20,7 +20,7 @@ schema = schemathesis.openapi.from_dict(create_app(load_settings({}, read_env_fi
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi(case: schemathesis.Case, client: TestClient) -> None:
     headers = bearer(service_token())
     kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=headers)

@@ -12,7 +12,10 @@ from pydantic.alias_generators import to_camel
 def _require_aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise ValueError("datetime must be timezone-aware (e.g. 2026-11-25T10:30:00Z)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC form; a validation error, not a crash
+        raise ValueError("datetime is out of range once converted to UTC") from None
 
 
 def iso_z(value: datetime) -> str:
