@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
@@ -31,6 +32,7 @@ from fearvana_integration.errors import ProviderUnavailable
 T = TypeVar("T")
 log = structlog.get_logger("fearvana_integration.cache")
 DEFAULT_NAMESPACE = "fi"
+LOCAL_COPIES = 256
 
 
 class Cached(Generic[T]):
@@ -69,7 +71,7 @@ class Cached(Generic[T]):
     def value(self) -> T:
         """The cached value (parsed now if it came from Redis and was not used yet)."""
         if self._body is not None and self._codec is not None:
-            self._value = self._codec.adapter.validate_json(self._body)
+            self._value = self._codec.parse(self._body)
             self._body = None
         return self._value  # type: ignore[return-value]
 
@@ -83,6 +85,10 @@ class Codec(Generic[T]):
     def encode(self, cached: Cached[T]) -> str:
         """``<fetched_at>\\n<json>``."""
         return f"{cached.fetched_at!r}\n" + self.adapter.dump_json(cached.value).decode()
+
+    def parse(self, body: str) -> T:
+        """The value from its JSON (validated)."""
+        return self.adapter.validate_json(body)
 
     def decode(self, raw: str | bytes) -> Cached[T]:
         """The inverse of :meth:`encode`."""
@@ -104,13 +110,18 @@ class SourceCache:
             url = settings.redis_url.get_secret_value()
             separator = "&" if "?" in url else "?"
             self.cache.setup(
-                f"{url}{separator}suppress=false&socket_timeout=0.5&socket_connect_timeout=0.5", pickle_type="json"
+                f"{url}{separator}suppress=false&socket_timeout=0.5&socket_connect_timeout=0.5",
+                pickle_type="json",
+                check_repr=False,  # a pickle-era safety net; our values are JSON text, and repr() of each costs
             )
         else:
             self.cache.setup(f"mem://?size={settings.cache_max_size}&check_interval=10")
         self.cache.register_tag(namespace + ":customer:{customer}", namespace + ":v1:{customer}:{part}")
         self.hits = 0
         self.misses = 0
+        # Parsed copies of Redis entries whose key names their content (see read_immutable), most
+        # recently used last: parsing a large fitted context costs more than everything else on a hit.
+        self._local: OrderedDict[str, Cached[Any]] = OrderedDict()
 
     def key(self, customer_id: str, part: str) -> str:
         """The cache key of one part of one customer."""
@@ -149,6 +160,33 @@ class SourceCache:
             return None
         return self._decode(codec, raw)
 
+    async def read_immutable(self, key: str, codec: Codec[T]) -> Cached[T] | None:
+        """Like :meth:`read`, for a key that names its content (a digest of what the value was made
+        from), so a parsed copy kept in this process is as good as Redis' own; with Redis, recently
+        used entries are answered from that copy without a round trip or a parse."""
+        if not self.shared:
+            return await self.read(key, codec)
+        local = self._local.get(key)
+        if local is not None:
+            self._local.move_to_end(key)
+            return local
+        entry = await self.read(key, codec)
+        if entry is not None and entry.readable():
+            self._keep_local(key, entry)
+        return entry
+
+    def _keep_local(self, key: str, entry: Cached[Any]) -> None:
+        self._local[key] = entry
+        self._local.move_to_end(key)
+        while len(self._local) > LOCAL_COPIES:
+            self._local.popitem(last=False)
+
+    async def write_immutable(self, key: str, codec: Codec[T], cached: Cached[T], ttl: float, customer_id: str) -> None:
+        """:meth:`write` for a key that names its content; the entry is kept in this process too."""
+        if self.shared:
+            self._keep_local(key, cached)
+        await self.write(key, codec, cached, ttl, customer_id, stamp=False)
+
     async def read_many(self, keys: Sequence[str], codecs: Sequence[Codec[Any]]) -> list[Cached[Any] | None]:
         """Several entries in one round trip."""
         try:
@@ -158,27 +196,54 @@ class SourceCache:
             return [None] * len(keys)
         return [self._decode(codec, raw) for codec, raw in zip(codecs, raws, strict=True)]
 
-    async def write(self, key: str, codec: Codec[T], cached: Cached[T], ttl: float, customer_id: str) -> None:
-        """Store for ``ttl`` plus the stale window, tagged with the customer."""
+    async def write(
+        self, key: str, codec: Codec[T], cached: Cached[T], ttl: float, customer_id: str, *, stamp: bool = True
+    ) -> None:
+        """Store for ``ttl`` plus the stale window, tagged with the customer.
+
+        In Redis the fetch time is also stored under a key of its own (after the value), so that
+        :meth:`read_stamps` can tell what a part's version is without transferring the part.
+        """
+        expire, tags = ttl + self.stale_max, [self.tag(customer_id)]
         try:
-            await self.cache.set(
-                key,
-                self._encode(codec, cached),
-                expire=ttl + self.stale_max,
-                tags=[self.tag(customer_id)],
-            )
+            await self.cache.set(key, self._encode(codec, cached), expire=expire, tags=tags)
+            if self.shared and stamp:
+                await self.cache.set(self.stamp_key(key), cached.fetched_at, expire=expire, tags=tags)
         except Exception as error:
             log.warning("cache write failed", error=type(error).__name__)
 
+    @staticmethod
+    def stamp_key(key: str) -> str:
+        """Where Redis keeps the fetch time of the entry under ``key``."""
+        return f"{key}:at"
+
+    async def read_stamps(self, keys: Sequence[str]) -> list[float | None]:
+        """The fetch times of several entries in one small round trip (None: absent or unreadable).
+
+        A stamp can be briefly newer than the value beside it (two writers racing); whatever is built
+        on a stamp was built from a value fetched at that time, so it stays a true version."""
+        wanted = [self.stamp_key(key) for key in keys] if self.shared else list(keys)
+        try:
+            raws = await self.cache.get_many(*wanted)
+        except Exception as error:
+            log.warning("cache read failed", error=type(error).__name__)
+            return [None] * len(keys)
+        if not self.shared:
+            return [raw.fetched_at if isinstance(raw, Cached) else None for raw in raws]
+        return [float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None for raw in raws]
+
     async def delete(self, *keys: str) -> None:
         """Drop specific entries (after a write changed what they hold)."""
+        stamps = [self.stamp_key(key) for key in keys] if self.shared else []
         try:
-            await self.cache.delete_many(*keys)
+            await self.cache.delete_many(*keys, *stamps)
         except Exception as error:
             log.warning("cache delete failed", error=type(error).__name__)
 
     async def invalidate(self, customer_id: str) -> None:
         """Drop every cached part of one customer, and nothing of anyone else."""
+        for key in [key for key in self._local if key.startswith(self.key(customer_id, ""))]:
+            del self._local[key]
         try:
             await self.cache.delete_tags(self.tag(customer_id))
         except Exception as error:

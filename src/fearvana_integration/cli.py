@@ -106,24 +106,13 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
 ) -> None:
     """Start the HTTP service (uvicorn). Without a configured JWT secret, a development one is generated."""
-    import uvicorn
-
+    from fearvana_integration.service import server
     from fearvana_integration.service.devsecret import check_bind, ensure_secret
 
     settings = ensure_secret(_settings())
     check_bind(host, settings)
     configure_logging(settings.log_level, settings.log_format)
-    uvicorn.run(
-        "fearvana_integration.service.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        proxy_headers=False,  # the service reads X-Forwarded-For itself, from TRUSTED_PROXIES only
-    )
+    server.run(host, port, workers)
 
 
 @app.command()

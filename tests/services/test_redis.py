@@ -8,11 +8,12 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from fearvana_integration import IntegrationManager, MockCRMAdapter
+from fearvana_integration import IntegrationManager, Interaction, MockCRMAdapter
 from fearvana_integration.clock import FakeClock
 from fearvana_integration.errors import CircuitOpen
 from fearvana_integration.resilience.breaker import BreakerConfig, CircuitBreaker
@@ -86,6 +87,31 @@ async def test_cached_context_is_shared_by_instances(
         stats = await first.runtime.cache.stats()
         assert stats.backend == "redis"
         assert stats.size > 0
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_a_fitted_context_is_reused_across_instances_until_a_part_changes(
+    redis_url: str, namespace: str, make_settings: SettingsFactory
+) -> None:
+    settings = make_settings(CACHE_BACKEND="redis", REDIS_URL=redis_url)
+    first = IntegrationManager(build_runtime(settings, namespace=namespace))
+    second = IntegrationManager(build_runtime(settings, namespace=namespace))
+    try:
+        made = await first.get_customer_context(DEMO)
+        reused = await second.get_customer_context(DEMO)
+        assert reused.json_bytes() == made.json_bytes()  # the same fitted context, retrievedAt included
+        assert reused.retrieved_at == made.retrieved_at
+        # A write through the first instance drops the CRM part; the second must not keep serving the
+        # fitted context it has in memory, although that one is well within its 60 s.
+        await first.log_interaction(
+            DEMO, Interaction(type="chat", timestamp=datetime.now(UTC), summary="Talked about sleep")
+        )
+        after = await second.get_customer_context(DEMO)
+        assert MockCRMAdapter.get_instance().call_counts["get_crm_context"] == 2
+        assert after.crm_context is not None and after.json_bytes() != made.json_bytes()
+        assert (await second.get_customer_context(DEMO)).json_bytes() == after.json_bytes()
     finally:
         await first.aclose()
         await second.aclose()

@@ -98,7 +98,27 @@ class Parts:
 
 FITTED_TTL_SECONDS = 60.0
 View = Literal["full", "customer"]
-FITTED_CODEC: Codec[CustomerContext] = Codec(CustomerContext)
+
+
+class FittedContextCodec(Codec[CustomerContext]):
+    """Fitted contexts are stored as the API's JSON, so a context read from Redis is served as the
+    very bytes it was parsed from (validated, never re-serialised)."""
+
+    def __init__(self) -> None:
+        super().__init__(CustomerContext)
+
+    def encode(self, cached: Cached[CustomerContext]) -> str:
+        """``<fetched_at>\\n<the API JSON>``."""
+        return f"{cached.fetched_at!r}\n" + cached.value.json_bytes().decode()
+
+    def parse(self, body: str) -> CustomerContext:
+        """The context, remembering ``body`` as its JSON."""
+        context = CustomerContext.model_validate_json(body)
+        context.remember_json(body.encode())
+        return context
+
+
+FITTED_CODEC: Codec[CustomerContext] = FittedContextCodec()
 
 
 class ContextAssembler:
@@ -165,14 +185,22 @@ class ContextAssembler:
         cache = self._cache
         cached: dict[str, Cached[Any]] = {}
         if cache is not None:
-            cached = await self._cached_parts(reference)
-            versions = {part.name: await self._cached_version(part, cached.get(part.name)) for part in self.parts.all()}
+            # Whether a fitted context can be reused depends on the parts' fetch times only; in Redis
+            # those are read on their own (small), and the parts themselves only when assembling.
+            if cache.shared:
+                stamps = await self._cached_stamps(reference)
+            else:
+                cached = await self._cached_parts(reference)
+                stamps = {name: entry.fetched_at for name, entry in cached.items()}
+            versions = {part.name: await self._cached_version(part, stamps.get(part.name)) for part in self.parts.all()}
             key = self._fitted_key(reference, requested, versions, view)
             if key is not None:
-                hit = await cache.read(key, FITTED_CODEC)
+                hit = await cache.read_immutable(key, FITTED_CODEC)
                 if hit is not None and cache.is_fresh(hit, FITTED_TTL_SECONDS) and hit.readable():
                     cache.hits += 1
                     return hit.value
+            if cache.shared:
+                cached = await self._cached_parts(reference)
         if cache is None:
             full, _ = await self._assemble(reference, requested, deadline, cached, view)
             return fit_context(full, max_tokens=requested, budget=budget, tokenizer=self.tokenizer)
@@ -213,7 +241,7 @@ class ContextAssembler:
         key = self._fitted_key(customer_id, max_tokens, versions, view)
         if key is not None:
             stamp = Cached(fitted, self.clock.now().timestamp())
-            await cache.write(key, FITTED_CODEC, stamp, FITTED_TTL_SECONDS, str(customer_id))
+            await cache.write_immutable(key, FITTED_CODEC, stamp, FITTED_TTL_SECONDS, str(customer_id))
         return fitted
 
     async def assemble_full(self, reference: UUID | str, max_tokens: int | None = None) -> FullContext:
@@ -236,6 +264,15 @@ class ContextAssembler:
         entries = await cache.read_many(keys, [part.codec for part in parts])
         return {part.name: entry for part, entry in zip(parts, entries, strict=True) if entry is not None}
 
+    async def _cached_stamps(self, customer_id: UUID) -> dict[str, float]:
+        """Every cached part's fetch time in one round trip (present ones only)."""
+        cache = self._cache
+        if cache is None:
+            return {}
+        parts = self.parts.all()
+        stamps = await cache.read_stamps([cache.key(str(customer_id), part.name) for part in parts])
+        return {part.name: stamp for part, stamp in zip(parts, stamps, strict=True) if stamp is not None}
+
     def _fresh(self, entry: Cached[Any] | None, part: Part[Any]) -> bool:
         return entry is not None and self._cache is not None and self._cache.is_fresh(entry, part.ttl)
 
@@ -252,15 +289,18 @@ class ContextAssembler:
             return None
         return f"open@{state.opened_at!r}:{stale_at!r}"
 
-    async def _cached_version(self, part: Part[Any], entry: Cached[Any] | None) -> str | None:
+    async def _cached_version(self, part: Part[Any], fetched_at: float | None) -> str | None:
         """A part's version as the cache shows it before assembling (None: it must be fetched)."""
         if self._disabled(part):
             return "disabled"
         cache = self._cache
-        if entry is not None and cache is not None and cache.is_fresh(entry, part.ttl):
-            return repr(entry.fetched_at)
-        usable = entry is not None and cache is not None and cache.usable_stale(entry, part.ttl)
-        return await self._open_version(part, entry.fetched_at if usable and entry is not None else None)
+        if fetched_at is None or cache is None:
+            return await self._open_version(part, None)
+        age = cache.clock.now().timestamp() - fetched_at
+        if age < part.ttl:
+            return repr(fetched_at)
+        usable = max(age, 0.0) < part.ttl + cache.stale_max
+        return await self._open_version(part, fetched_at if usable else None)
 
     async def _sourced_version(self, name: str, sourced: Sourced[Any]) -> str | None:
         """The same version, from what assembling returned."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, Self, TypeVar
 from uuid import UUID
+
+from pydantic import PrivateAttr
 
 from fearvana_integration.domain.base import DomainModel, UtcDateTime
 from fearvana_integration.domain.crm import CRMContext
@@ -17,6 +20,8 @@ from fearvana_integration.domain.customer import (
     Supplement,
 )
 from fearvana_integration.domain.scheduling import SchedulingContext
+
+_T = TypeVar("_T")
 
 NoteCode = Literal[
     "source_unavailable",
@@ -96,3 +101,30 @@ class CustomerContext(DomainModel):
     freshness: dict[str, SourceFreshness] = {}
     notes_for_ai: list[NoteForAi] = []
     optimization: Optimization | None = None
+
+    # Derived forms (API JSON, prompt text) computed once per instance: the model is frozen, and a
+    # fitted context is served from the cache many times. Copies start without them.
+    _memo: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def memoised(self, key: str, compute: Callable[[CustomerContext], _T]) -> _T:
+        """``compute(self)``, remembered on this instance under ``key``."""
+        if self._memo is None:
+            self._memo = {}
+        if key not in self._memo:
+            self._memo[key] = compute(self)
+        value: _T = self._memo[key]
+        return value
+
+    def json_bytes(self) -> bytes:
+        """The JSON the API serves (camelCase, SPEC §2), serialised once per instance."""
+        return self.memoised("json", lambda ctx: ctx.model_dump_json(by_alias=True).encode())
+
+    def remember_json(self, body: bytes) -> None:
+        """Adopt ``body`` as this instance's JSON (it was parsed from exactly these bytes)."""
+        self.memoised("json", lambda _ctx: body)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy (fields updated from ``update``) without the derived forms of the original."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._memo = None
+        return copied

@@ -351,8 +351,8 @@ def _routes(app: FastAPI) -> None:
         view: View = "full" if principal.is_service else "customer"
         ctx = await _services(request).manager.get_customer_context(customer_id, max_tokens, view=view)
         if format == "prompt":
-            return PlainTextResponse(render_context(ctx))
-        return Response(ctx.model_dump_json(by_alias=True), media_type="application/json")
+            return PlainTextResponse(ctx.memoised("prompt", render_context))
+        return Response(ctx.json_bytes(), media_type="application/json")
 
     @app.post(
         "/api/customers/{customer_id}/interactions",
