@@ -130,7 +130,7 @@ def warm(base: str, token: str, ids: list[str]) -> dict[str, int]:
         for _ in range(2):
             for customer in ids:
                 real = client.get(f"/api/customers/{customer}/context")
-                floor = client.get(f"/floor/customers/{customer}/context")
+                floor = client.get(f"/floor/customers/{customer}/context", params={"prime": "true"})
                 if real.status_code != 200 or floor.status_code != 200:
                     raise SystemExit(f"warm-up failed: {real.status_code} / {floor.status_code}: {real.text[:200]}")
                 sizes[customer] = len(real.content)
