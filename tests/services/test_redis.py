@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,51 +71,53 @@ async def test_unreachable_redis_falls_back_to_memory_instead_of_failing() -> No
         await store.aclose()
 
 
-async def test_cached_context_is_shared_by_instances(
+@pytest.fixture
+async def two_instances(
     redis_url: str, namespace: str, make_settings: SettingsFactory
-) -> None:
+) -> AsyncIterator[tuple[IntegrationManager, IntegrationManager]]:
+    """Two managers sharing one Redis (as two service instances would)."""
     settings = make_settings(CACHE_BACKEND="redis", REDIS_URL=redis_url)
     first = IntegrationManager(build_runtime(settings, namespace=namespace))
     second = IntegrationManager(build_runtime(settings, namespace=namespace))
     try:
-        await first.get_customer_context(DEMO)
-        ctx = await second.get_customer_context(DEMO, max_tokens=4000)
-        assert MockCRMAdapter.get_instance().call_counts["get_crm_context"] == 1
-        assert ctx.freshness["crm"].from_cache
-        await second.invalidate(DEMO)
-        await first.get_customer_context(DEMO)
-        assert MockCRMAdapter.get_instance().call_counts["get_crm_context"] == 2
-        stats = await first.runtime.cache.stats()
-        assert stats.backend == "redis"
-        assert stats.size > 0
+        yield first, second
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def test_cached_context_is_shared_by_instances(
+    two_instances: tuple[IntegrationManager, IntegrationManager],
+) -> None:
+    first, second = two_instances
+    await first.get_customer_context(DEMO)
+    ctx = await second.get_customer_context(DEMO, max_tokens=4000)
+    assert MockCRMAdapter.get_instance().call_counts["get_crm_context"] == 1
+    assert ctx.freshness["crm"].from_cache
+    await second.invalidate(DEMO)
+    await first.get_customer_context(DEMO)
+    assert MockCRMAdapter.get_instance().call_counts["get_crm_context"] == 2
+    stats = await first.runtime.cache.stats()
+    assert stats.backend == "redis"
+    assert stats.size > 0
 
 
 async def test_a_fitted_context_is_reused_across_instances_until_a_part_changes(
-    redis_url: str, namespace: str, make_settings: SettingsFactory
+    two_instances: tuple[IntegrationManager, IntegrationManager],
 ) -> None:
-    settings = make_settings(CACHE_BACKEND="redis", REDIS_URL=redis_url)
-    first = IntegrationManager(build_runtime(settings, namespace=namespace))
-    second = IntegrationManager(build_runtime(settings, namespace=namespace))
-    try:
-        made = await first.get_customer_context(DEMO)
-        reused = await second.get_customer_context(DEMO)
-        assert reused.json_bytes() == made.json_bytes()  # the same fitted context, retrievedAt included
-        assert reused.retrieved_at == made.retrieved_at
-        # A write through the first instance drops the CRM part; the second must not keep serving the
-        # fitted context it has in memory, although that one is well within its 60 s.
-        await first.log_interaction(
-            DEMO, Interaction(type="chat", timestamp=datetime.now(UTC), summary="Talked about sleep")
-        )
-        after = await second.get_customer_context(DEMO)
-        assert MockCRMAdapter.get_instance().call_counts["get_crm_context"] == 2
-        assert after.crm_context is not None and after.json_bytes() != made.json_bytes()
-        assert (await second.get_customer_context(DEMO)).json_bytes() == after.json_bytes()
-    finally:
-        await first.aclose()
-        await second.aclose()
+    first, second = two_instances
+    made = await first.get_customer_context(DEMO)
+    reused = await second.get_customer_context(DEMO)
+    assert reused.json_bytes() == made.json_bytes()  # the same fitted context, retrievedAt included
+    assert reused.retrieved_at == made.retrieved_at
+    # A write through the first instance drops the CRM part; the second must not keep serving the
+    # fitted context it has in memory, although that one is well within its 60 s.
+    interaction = Interaction(type="chat", timestamp=datetime.now(UTC), summary="Talked about sleep")
+    await first.log_interaction(DEMO, interaction)
+    after = await second.get_customer_context(DEMO)
+    assert MockCRMAdapter.get_instance().call_counts["get_crm_context"] == 2
+    assert after.crm_context is not None and after.json_bytes() != made.json_bytes()
+    assert (await second.get_customer_context(DEMO)).json_bytes() == after.json_bytes()
 
 
 STAMPEDE_SCRIPT = r"""
