@@ -8,6 +8,7 @@ never printed.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -77,6 +78,25 @@ def parse_latency_range(raw: str) -> tuple[int, int]:
     return low, high
 
 
+LIFECYCLE_STAGES = ("onboarding", "active", "at-risk", "churned", "vip")
+
+
+def parse_stage_map(raw: str) -> dict[str, str | None]:
+    """``CRM_STAGE_MAP``: a JSON object {vendor value: our stage or null}; ``"*"`` is the fallback key."""
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ValueError(f'must be a JSON object, e.g. {{"customer": "active"}} ({error.msg})') from None
+    if not isinstance(value, dict) or not value:
+        raise ValueError('must be a non-empty JSON object, e.g. {"customer": "active", "*": "onboarding"}')
+    result: dict[str, str | None] = {}
+    for key, stage in value.items():
+        if stage is not None and stage not in LIFECYCLE_STAGES:
+            raise ValueError(f"{key!r} maps to {stage!r}; stages are {', '.join(LIFECYCLE_STAGES)} or null")
+        result[str(key).strip().casefold()] = stage
+    return result
+
+
 class Settings(BaseSettings):
     """Every setting of SPEC §9, by its environment-variable name (case-insensitive)."""
 
@@ -97,6 +117,18 @@ class Settings(BaseSettings):
     email_endpoint: str | None = None
     email_from_address: str = "coach@fearvana.local"
     email_from_name: str = "Akshay from Fearvana"
+
+    # CRM vendors (README "CRM providers"): per-vendor defaults apply when a mapping is not set
+    crm_hubspot_api_version: str = "v3"
+    crm_salesforce_client_id: str | None = None
+    crm_salesforce_client_secret: SecretStr | None = None
+    crm_salesforce_login_url: str | None = None
+    crm_salesforce_api_version: str = "v62.0"
+    crm_stage_property: str | None = None
+    crm_stage_map: str | None = None
+    crm_status_property: str | None = None
+    crm_tags_property: str | None = None
+    crm_sentiment_property: str | None = None
 
     # Cache
     cache_enabled: bool = True
@@ -178,7 +210,33 @@ class Settings(BaseSettings):
         parse_latency_range(value)
         return value.strip()
 
-    @field_validator("crm_endpoint", "scheduling_endpoint", "email_endpoint", "supabase_jwks_url")
+    @field_validator("crm_hubspot_api_version")
+    @classmethod
+    def _hubspot_version(cls, value: str) -> str:
+        text = value.strip()
+        if text != "v3" and not re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", text):
+            raise ValueError("must be v3 or a date version such as 2026-03")
+        return text
+
+    @field_validator("crm_salesforce_api_version")
+    @classmethod
+    def _salesforce_version(cls, value: str) -> str:
+        text = value.strip()
+        if not re.fullmatch(r"v\d{2,3}\.0", text):
+            raise ValueError("must look like v62.0")
+        return text
+
+    @field_validator("crm_stage_map")
+    @classmethod
+    def _stage_map(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parse_stage_map(value)
+        return value.strip()
+
+    @field_validator(
+        "crm_endpoint", "scheduling_endpoint", "email_endpoint", "supabase_jwks_url", "crm_salesforce_login_url"
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -202,6 +260,16 @@ class Settings(BaseSettings):
     def _required_keys(self) -> Settings:
         for kind in SOURCE_KINDS:
             if not self.enabled(kind) or self.provider(kind) == "mock":
+                continue
+            if kind == "crm" and self.crm_provider == "salesforce":
+                # Salesforce signs in with OAuth client credentials, not an API key.
+                for name in ("crm_salesforce_client_id", "crm_salesforce_client_secret", "crm_salesforce_login_url"):
+                    value = getattr(self, name)
+                    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+                    if text is None or not text.strip():
+                        raise ConfigurationError(
+                            f"Missing required environment variable: {name.upper()} (CRM_PROVIDER=salesforce)"
+                        )
                 continue
             key = getattr(self, f"{kind}_api_key")
             if key is None or not key.get_secret_value().strip():
@@ -324,4 +392,5 @@ __all__ = [
     "mask_url",
     "normalise_provider",
     "parse_latency_range",
+    "parse_stage_map",
 ]

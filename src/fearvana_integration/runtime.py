@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
+import httpx
+
 from fearvana_integration.adapters.base import Adapter, CRMAdapter, EmailAdapter, SchedulingAdapter
+from fearvana_integration.adapters.http import build_http_client
 from fearvana_integration.adapters.mock_support import MockBehaviour
 from fearvana_integration.adapters.registry import adapter_class
 from fearvana_integration.cache import DEFAULT_NAMESPACE, SourceCache
@@ -43,6 +46,7 @@ class Runtime:
     breakers: dict[str, CircuitBreaker]
     breaker_store: MemoryBreakerStore | RedisBreakerStore
     audit: AuditLog
+    http_client: httpx.AsyncClient | None = None
 
     def adapters(self) -> dict[str, Adapter | None]:
         """Optional sources by key (None when disabled)."""
@@ -58,12 +62,16 @@ class Runtime:
         if isinstance(self.breaker_store, RedisBreakerStore):
             await self.breaker_store.aclose()
         await self.store.aclose()
+        if self.http_client is not None:
+            await self.http_client.aclose()
 
 
 A = TypeVar("A", bound=Adapter)
 
 
-def _build_adapter(settings: Settings, kind: SourceKind, clock: Clock, base: type[A]) -> A | None:
+def _build_adapter(
+    settings: Settings, kind: SourceKind, clock: Clock, base: type[A], http: _LazyHttpClient
+) -> A | None:
     if not settings.enabled(kind):
         return None
     cls = adapter_class(kind, settings.provider(kind))
@@ -78,7 +86,20 @@ def _build_adapter(settings: Settings, kind: SourceKind, clock: Clock, base: typ
             clock=clock,
         )
         return adapter
-    raise ConfigurationError(f"{kind.upper()}_PROVIDER={settings.provider(kind)} cannot be constructed")
+    return cls.from_settings(settings, http_client=http.get(), clock=clock)
+
+
+class _LazyHttpClient:
+    """The runtime's one HTTP client, created only when a real vendor adapter needs it."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.client: httpx.AsyncClient | None = None
+
+    def get(self) -> httpx.AsyncClient:
+        if self.client is None:
+            self.client = build_http_client(self.timeout_seconds)
+        return self.client
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None, namespace: str = DEFAULT_NAMESPACE) -> Runtime:
@@ -88,9 +109,11 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, namespace: 
     """
     clock = clock or SystemClock()
     # mypy refuses abstract classes as type[A] arguments; they are only used for isinstance checks here.
-    crm = _build_adapter(settings, "crm", clock, CRMAdapter)  # type: ignore[type-abstract]
-    scheduling = _build_adapter(settings, "scheduling", clock, SchedulingAdapter)  # type: ignore[type-abstract]
-    email = _build_adapter(settings, "email", clock, EmailAdapter)  # type: ignore[type-abstract]
+    # A whole request may take longer than one source call (writes, paging); the guard bounds reads.
+    http = _LazyHttpClient(max(settings.context_deadline_ms / 1000, 10.0))
+    crm = _build_adapter(settings, "crm", clock, CRMAdapter, http)  # type: ignore[type-abstract]
+    scheduling = _build_adapter(settings, "scheduling", clock, SchedulingAdapter, http)  # type: ignore[type-abstract]
+    email = _build_adapter(settings, "email", clock, EmailAdapter, http)  # type: ignore[type-abstract]
     store = CustomerStore(
         create_engine(settings), settings.database_backend, statement_timeout_ms=settings.db_statement_timeout_ms
     )
@@ -125,6 +148,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, namespace: 
         breakers=breakers,
         breaker_store=breaker_store,
         audit=AuditLog(store, clock),
+        http_client=http.client,
     )
 
 

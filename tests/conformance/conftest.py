@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from fearvana_integration.adapters.base import CRMAdapter, EmailAdapter, SchedulingAdapter
-from tests.conformance.harness import HARNESSES, Harness, names
+from tests.conformance.harness import Harness
+from tests.conformance.harnesses import HARNESSES, names
 
 
 async def _run(kind: str, name: str) -> AsyncIterator[Harness]:

@@ -1,8 +1,8 @@
 """The shared world and fault vocabulary of the conformance suites, and one harness per adapter.
 
 A harness builds an adapter, installs the world into whatever backs it (the mock's memory, or a
-vendor's fake server) and scripts faults. Every registered adapter must have a harness here:
-``test_registry.py`` fails otherwise.
+vendor's fake server) and scripts faults. Every registered adapter must have a harness listed in
+``harnesses.py``: ``test_registry.py`` fails otherwise.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ from fearvana_integration.errors import (
     ProviderAuthError,
     ProviderResponseInvalid,
     ProviderUnavailable,
+    QuotaExhausted,
     RateLimited,
 )
 
-Fault = Literal["unavailable", "rate_limited", "auth", "malformed", "slow"]
-FAULTS: tuple[Fault, ...] = ("unavailable", "rate_limited", "auth", "malformed", "slow")
+Fault = Literal["unavailable", "rate_limited", "quota", "auth", "malformed", "slow"]
+FAULTS: tuple[Fault, ...] = ("unavailable", "rate_limited", "quota", "auth", "malformed", "slow")
 
 # A Monday morning, before the coach's working hours start.
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -87,13 +88,15 @@ class Harness(ABC):
 
 def mock_fault(fault: Fault) -> BaseException | SlowResponse:
     """The error a real adapter would raise for each scripted fault, as the mock raises it."""
-    return {
+    faults: dict[Fault, BaseException | SlowResponse] = {
         "unavailable": ProviderUnavailable("503 Service Unavailable", source="mock"),
         "rate_limited": RateLimited("429 Too Many Requests", source="mock", retry_after=2.0),
+        "quota": QuotaExhausted("daily quota used up", source="mock", resets_at=NOW + timedelta(hours=16)),
         "auth": ProviderAuthError("401 Unauthorized", source="mock"),
         "malformed": ProviderResponseInvalid("malformed JSON", source="mock"),
         "slow": SlowResponse(5.0),
-    }[fault]
+    }
+    return faults[fault]
 
 
 class MockCrmHarness(Harness):
@@ -190,15 +193,3 @@ class MockEmailHarness(Harness):
 
     def fail_next(self, operation: str, fault: Fault) -> None:
         self.adapter.inject_fault(operation, mock_fault(fault))
-
-
-HARNESSES: dict[tuple[str, str], type[Harness]] = {
-    ("crm", "mock"): MockCrmHarness,
-    ("scheduling", "mock"): MockSchedulingHarness,
-    ("email", "mock"): MockEmailHarness,
-}
-
-
-def names(kind: str) -> list[str]:
-    """Provider names of ``kind`` that have a harness."""
-    return [name for (k, name) in HARNESSES if k == kind]

@@ -16,6 +16,7 @@ from fearvana_integration.errors import (
     ProviderError,
     ProviderResponseInvalid,
     ProviderUnavailable,
+    QuotaExhausted,
     RateLimited,
 )
 from tests.conformance.harness import FAULTS, KNOWN, NOW, OTHER, UNKNOWN, CrmWorld, Fault, Harness
@@ -115,6 +116,7 @@ async def test_ping(crm: CRMAdapter) -> None:
 EXPECTED: dict[Fault, type[Exception]] = {
     "unavailable": ProviderUnavailable,
     "rate_limited": RateLimited,
+    "quota": QuotaExhausted,
     "auth": ProviderAuthError,
     "malformed": ProviderResponseInvalid,
 }
@@ -133,5 +135,9 @@ async def test_faults_map_to_the_error_tree(crm_harness: Harness, crm: CRMAdapte
     assert isinstance(info.value, ProviderError)
     if fault == "rate_limited":
         assert isinstance(info.value, RateLimited) and info.value.retry_after is not None
+    if fault in ("unavailable", "rate_limited"):
+        assert info.value.retryable
+    if fault in ("quota", "auth", "malformed"):
+        assert not info.value.retryable and info.value.counts_for_breaker
     # the fault was for one call only
     assert await crm.get_crm_context(KNOWN) is not None

@@ -9,7 +9,7 @@ import pkgutil
 import fearvana_integration.adapters as adapters_package
 from fearvana_integration.adapters.base import Adapter
 from fearvana_integration.adapters.registry import REGISTRY, adapter_class
-from tests.conformance.harness import HARNESSES
+from tests.conformance.harnesses import HARNESSES
 
 
 def test_every_registered_adapter_has_a_conformance_harness() -> None:

@@ -117,3 +117,44 @@ def test_settings_class_env_example_and_readme_agree() -> None:
     assert example - fields == set(), ".env.example lists settings the class does not have"
     missing_in_readme = {name for name in fields if f"`{name}`" not in readme}
     assert missing_in_readme == set(), "settings not documented in the README"
+
+
+def test_salesforce_needs_client_credentials_not_an_api_key() -> None:
+    with pytest.raises(ConfigurationError, match="CRM_SALESFORCE_CLIENT_ID"):
+        load_settings({"CRM_PROVIDER": "salesforce"}, read_env_files=False)
+    settings = load_settings(
+        {
+            "CRM_PROVIDER": "salesforce",
+            "CRM_SALESFORCE_CLIENT_ID": "3MVG9",
+            "CRM_SALESFORCE_CLIENT_SECRET": "s3cret",
+            "CRM_SALESFORCE_LOGIN_URL": "https://acme.my.salesforce.com/",
+        },
+        read_env_files=False,
+    )
+    assert settings.crm_salesforce_login_url == "https://acme.my.salesforce.com"
+    assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("CRM_HUBSPOT_API_VERSION", "v4", "v3 or a date version"),
+        ("CRM_HUBSPOT_API_VERSION", "2026-13", "v3 or a date version"),
+        ("CRM_SALESFORCE_API_VERSION", "62", "v62.0"),
+        ("CRM_STAGE_MAP", "customer=active", "JSON object"),
+        ("CRM_STAGE_MAP", '{"customer": "happy"}', "stages are"),
+        ("CRM_STAGE_MAP", "[]", "JSON object"),
+    ],
+)
+def test_crm_vendor_settings_are_validated(name: str, value: str, fragment: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"Invalid environment variable {name}") as info:
+        load_settings({name: value}, read_env_files=False)
+    assert fragment in str(info.value)
+
+
+def test_hubspot_date_version_and_stage_map_accepted() -> None:
+    settings = load_settings(
+        {"CRM_HUBSPOT_API_VERSION": "2026-03", "CRM_STAGE_MAP": '{"customer": "active", "*": null}'},
+        read_env_files=False,
+    )
+    assert settings.crm_hubspot_api_version == "2026-03"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import timedelta
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, Self
 
 from fearvana_integration.clock import Clock
 from fearvana_integration.domain.crm import (
@@ -32,6 +32,11 @@ from fearvana_integration.domain.scheduling import (
     build_scheduling_context,
 )
 
+if TYPE_CHECKING:
+    import httpx
+
+    from fearvana_integration.config import Settings
+
 AdapterKind = Literal["crm", "scheduling", "email"]
 
 
@@ -45,6 +50,16 @@ class Adapter(ABC):
     @abstractmethod
     async def ping(self) -> None:
         """One cheap authenticated round trip; raises a ProviderError when the provider is not usable."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, http_client: httpx.AsyncClient, clock: Clock) -> Self:
+        """Build a real vendor's adapter from settings, on the runtime's shared HTTP client.
+
+        Mocks are process-wide singletons instead (``get_instance``); they do not override this.
+        """
+        from fearvana_integration.errors import ConfigurationError
+
+        raise ConfigurationError(f"{cls.__name__} cannot be built from settings")
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most adapters share the runtime's client
         """Release what the adapter owns (the shared HTTP client is closed by the runtime)."""

@@ -14,6 +14,9 @@ from fearvana_integration.errors import ConfigurationError
 
 REGISTRY: dict[tuple[str, str], str] = {
     ("crm", "mock"): "fearvana_integration.adapters.crm.mock:MockCRMAdapter",
+    ("crm", "hubspot"): "fearvana_integration.adapters.crm.hubspot:HubSpotCRMAdapter",
+    ("crm", "salesforce"): "fearvana_integration.adapters.crm.salesforce:SalesforceCRMAdapter",
+    ("crm", "pipedrive"): "fearvana_integration.adapters.crm.pipedrive:PipedriveCRMAdapter",
     ("scheduling", "mock"): "fearvana_integration.adapters.scheduling.mock:MockSchedulingAdapter",
     ("email", "mock"): "fearvana_integration.adapters.email.mock:MockEmailAdapter",
 }

@@ -98,6 +98,16 @@ def customer_notes(
                 message="This CRM does not track support tickets: open tickets are unknown, not zero.",
             )
         )
+    if crm_context is not None and crm_context.unmapped_fields:
+        values = ", ".join(f"{name} {fence(value)}" for name, value in sorted(crm_context.unmapped_fields.items()))
+        notes.append(
+            NoteForAi(
+                code="inconsistency",
+                source="crm",
+                message=f"The CRM holds values this deployment does not map ({values}): those fields are unknown, "
+                "do not guess them (an operator can map them with CRM_STAGE_MAP).",
+            )
+        )
     booked = schedule.next_appointment if schedule is not None else None
     if crm_context is not None and booked is not None and crm_context.lifecycle_stage == "churned":
         notes.append(

@@ -44,6 +44,10 @@ class CRMContext(DomainModel):
     open_tickets: int | None = None
     tickets: list[Ticket] = []
     contact_email: str | None = Field(default=None, description="The email on the CRM record, if it differs")
+    unmapped_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="CRM values the configured mapping does not know (field → vendor value); those fields are null",
+    )
     internal_labels_hidden: bool = Field(
         default=False, description="Stage, sentiment and tags withheld (the customer's own view)"
     )
@@ -56,6 +60,7 @@ class CRMContext(DomainModel):
                 "sentiment": None,
                 "tags": [],
                 "contact_email": None,
+                "unmapped_fields": {},
                 "internal_labels_hidden": True,
             }
         )
