@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,4 +95,21 @@ def create_engine(settings: Settings, *, create: bool = False, pooled: bool = Tr
         connect_args={"timeout": settings.db_connect_timeout_seconds},
     )
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    if not create:
+        event.listen(engine.sync_engine, "do_connect", _refuse_missing_file(path))
     return engine
+
+
+def _refuse_missing_file(path: Path) -> Any:
+    """A ``do_connect`` hook failing fast, before any driver thread starts, when the file is missing.
+
+    aiosqlite would start a worker thread only to fail the open; that thread then finishes its
+    clean-up on whichever event loop is current, which may already be closed (a CLI run, a test).
+    The message is SQLite's own, so the store turns it into the usual "does not exist" error.
+    """
+
+    def check(_dialect: Any, _record: Any, _cargs: Any, _cparams: Any) -> None:
+        if not path.exists():
+            raise sqlite3.OperationalError("unable to open database file")
+
+    return check
