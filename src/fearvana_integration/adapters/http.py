@@ -288,7 +288,6 @@ class VendorHttp:
         self.policy = policy or VendorPolicy()
         self.auth_headers = auth_headers
         self.on_unauthorized = on_unauthorized
-        self.last_rate_limit: RateLimitInfo | None = None
 
     def url(self, path: str) -> str:
         """``path`` under the base URL; absolute URLs are taken as they are (paging links)."""
@@ -322,9 +321,6 @@ class VendorHttp:
                 raise map_transport_error(
                     error, provider=self.provider, source=self.source, operation=operation
                 ) from error
-            now = self.clock.now()
-            rate = RateLimitInfo.from_headers(response.headers, now)
-            self.last_rate_limit = rate
             if response.is_success or response.status_code in accept:
                 return response
             if (
@@ -335,14 +331,7 @@ class VendorHttp:
                 and await self.on_unauthorized()
             ):
                 continue
-            raise map_http_error(
-                _failure(response, rate),
-                provider=self.provider,
-                source=self.source,
-                operation=operation,
-                policy=self.policy,
-                now=now,
-            )
+            raise self.error_for(response, operation=operation)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def json(
@@ -383,6 +372,14 @@ class VendorHttp:
             now=now,
         )
 
+    def invalid(self, problem: str, *, operation: str) -> ProviderResponseInvalid:
+        """The error for a payload that breaks the vendor's documented shape, naming the problem."""
+        return ProviderResponseInvalid(
+            f"{self.provider} sent a response that does not match its documented shape ({problem})",
+            source=self.source,
+            operation=operation,
+        )
+
     def parse(self, response: httpx.Response, model: type[M] | TypeAdapter[M], *, operation: str) -> M:
         """``response``'s JSON body as ``model``; ProviderResponseInvalid naming the first problem otherwise."""
         adapter = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
@@ -392,11 +389,7 @@ class VendorHttp:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "body"
             problem = "is not valid JSON" if first["type"] == "json_invalid" else f"{where}: {first['msg']}"
-            raise ProviderResponseInvalid(
-                f"{self.provider} sent a response that does not match its documented shape ({problem})",
-                source=self.source,
-                operation=operation,
-            ) from None
+            raise self.invalid(problem, operation=operation) from None
 
 
 def _failure(response: httpx.Response, rate: RateLimitInfo) -> VendorFailure:

@@ -125,7 +125,6 @@ from fearvana_integration.errors import (
     ConfigurationError,
     CustomerNotFound,
     ProviderRejected,
-    ProviderResponseInvalid,
     QuotaExhausted,
 )
 
@@ -661,7 +660,7 @@ class HubSpotCRMAdapter(CRMAdapter):
         stamp = item.prop("hs_timestamp") or item.created_at
         timestamp = parsed.timestamp or (self._time(stamp, operation) if stamp else None)
         if timestamp is None:
-            raise self._invalid(f"{activity.object_type}.hs_timestamp is missing", operation)
+            raise self.http.invalid(f"{activity.object_type}.hs_timestamp is missing", operation=operation)
         return InteractionRecord(
             crm_id=item.id,
             type=parsed.type or activity.default_type,
@@ -710,15 +709,7 @@ class HubSpotCRMAdapter(CRMAdapter):
         try:
             return parse_vendor_time(value)
         except ValueError:
-            raise self._invalid("a timestamp is not ISO-8601 or epoch milliseconds", operation) from None
-
-    @staticmethod
-    def _invalid(problem: str, operation: str) -> ProviderResponseInvalid:
-        return ProviderResponseInvalid(
-            f"{PROVIDER} sent a response that does not match its documented shape ({problem})",
-            source=SOURCE,
-            operation=operation,
-        )
+            raise self.http.invalid("a timestamp is not ISO-8601 or epoch milliseconds", operation=operation) from None
 
 
 def _email(customer: CustomerRef) -> str:

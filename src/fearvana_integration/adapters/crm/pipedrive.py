@@ -266,15 +266,6 @@ class PipedrivePolicy(VendorPolicy):
     # A 429 naming no wait: Pipedrive's burst window is 2 seconds.
     default_retry_after: float = 2.0
 
-    def message(self, failure: VendorFailure) -> str:
-        """``error``, the human text of Pipedrive's error body."""
-        body = failure.body
-        if isinstance(body, dict):
-            error = body.get("error")
-            if isinstance(error, str) and error.strip():
-                return error.strip()
-        return super().message(failure)
-
     def code(self, failure: VendorFailure) -> str:
         """Pipedrive's ``errorCode`` when sent (``error`` is the message, not a code)."""
         body = failure.body
