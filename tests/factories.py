@@ -6,12 +6,10 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from fearvana_integration.context.budget import FullContext
-from fearvana_integration.context.goals import DEFAULT_GOALS
 from fearvana_integration.context.summaries import summarise_entries
 from fearvana_integration.domain.context import CustomerContext, NoteForAi, SourceFreshness
 from fearvana_integration.domain.crm import CRMContext, Ticket
 from fearvana_integration.domain.customer import (
-    LIFE_AREA_LABELS,
     CoachAction,
     Entry,
     LifeArea,
@@ -19,6 +17,7 @@ from fearvana_integration.domain.customer import (
     SpiralState,
     Supplement,
 )
+from fearvana_integration.domain.life_areas import DEFAULT_GOALS, LIFE_AREA_LABELS
 from fearvana_integration.domain.scheduling import Appointment, build_scheduling_context
 
 NOW = datetime(2026, 11, 25, 10, 30, tzinfo=UTC)
@@ -69,7 +68,7 @@ def make_context(
                 "current_streak": index,
                 "longest_streak": 2 * index,
                 "last_updated": NOW - timedelta(days=index),
-                "total_entries": 10 * index,
+                "entries_last_90_days": 10 * index,
             }
         )
         for index, (category, label) in enumerate(LIFE_AREA_LABELS.items())

@@ -168,7 +168,7 @@ def health(
                 state = (
                     breaker.state if breaker.state == "CLOSED" else f"{breaker.state} ({breaker.failure_count} fails)"
                 )
-            detail = service.error or ""
+            detail = service.error or (f"schema {service.schema_}" if service.schema_ else "")
             lines.append(f"{name:<12} {provider:<18} {healthy:<8} {latency:>9}  {state:<20} {detail}".rstrip())
         if status.cache is not None:
             c = status.cache
@@ -192,8 +192,10 @@ def config_check() -> None:
     for name, service in status.services.items():
         if not service.enabled:
             state = "disabled"
+        elif service.schema_ == "mismatch":
+            state = f"answers ({service.latency:.1f} ms), schema: mismatch — {service.error}"
         elif service.healthy:
-            state = f"answers ({service.latency:.1f} ms)"
+            state = f"answers ({service.latency:.1f} ms)" + (f", schema: {service.schema_}" if service.schema_ else "")
         else:
             state = f"DOES NOT ANSWER: {service.error}"
         lines.append(f"  {name:<11} {service.provider or '-':<16} {state}")
@@ -216,7 +218,7 @@ def db_init(
         _out(line)
 
 
-async def _init(settings: Settings, supabase_compat: bool) -> list[str]:
+async def _init(settings: Settings, supabase_compat: bool, *, rebuild_outdated: bool = False) -> list[str]:
     from fearvana_integration.store.admin import init_postgres, init_sqlite
     from fearvana_integration.store.engine import create_engine, sqlite_path
 
@@ -226,10 +228,9 @@ async def _init(settings: Settings, supabase_compat: bool) -> list[str]:
         path = sqlite_path(settings.database_url.get_secret_value())
         engine = create_engine(settings, create=True)
         try:
-            created = await init_sqlite(engine, path)
+            return await init_sqlite(engine, path, rebuild_outdated=rebuild_outdated)
         finally:
             await engine.dispose()
-        return [f"{'Created' if created else 'Up to date'}: {path}"]
     engine = create_engine(settings, pooled=False)
     try:
         done = await init_postgres(engine, supabase_compat=supabase_compat)
@@ -273,7 +274,8 @@ async def _seed(
     from fearvana_integration.store.demo import seed_demo
     from fearvana_integration.store.engine import create_engine
 
-    for line in await _init(settings, supabase_compat=False) if settings.database_backend == "sqlite" else []:
+    sqlite = settings.database_backend == "sqlite"
+    for line in await _init(settings, supabase_compat=False, rebuild_outdated=True) if sqlite else []:
         print(line, file=sys.stderr)
     engine = create_engine(settings, create=True)
     try:

@@ -232,14 +232,27 @@ class IntegrationManager:
     async def _ping(self, name: str) -> ServiceHealth:
         now = self.runtime.clock.now()
         if name == "supabase":
-            return await self._timed_ping(
-                name, self.runtime.store.ping, provider="supabase", backend=self.runtime.store.backend
-            )
+            return await self._store_ping()
         adapter: Adapter | None = self.runtime.adapters()[name]
         provider = self.settings.provider(name)  # type: ignore[arg-type]
         if adapter is None:
             return ServiceHealth(healthy=True, enabled=False, provider=provider, checked_at=now)
         return await self._timed_ping(name, adapter.ping, provider=provider)
+
+    async def _store_ping(self) -> ServiceHealth:
+        """The store answers, and its schema is the one this project reads (a mismatch is unhealthy: every
+        context read would fail)."""
+        store = self.runtime.store
+        health = await self._timed_ping("supabase", store.ping, provider="supabase", backend=store.backend)
+        if not health.healthy:
+            return health
+        try:
+            report = await store.check_schema()
+        except IntegrationError as error:
+            return health.model_copy(update={"healthy": False, "error": str(error)})
+        if report.ok:
+            return health.model_copy(update={"schema_": "ok"})
+        return health.model_copy(update={"healthy": False, "schema_": "mismatch", "error": report.message()})
 
     async def _timed_ping(
         self, name: str, ping: Callable[[], Awaitable[None]], *, provider: str, backend: str | None = None

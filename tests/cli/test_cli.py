@@ -31,7 +31,7 @@ def test_prompt_is_exactly_the_counted_text(cli, email: str) -> None:  # type: i
     data = json.loads(cli("context", email, "--format", "json").out)
     assert data["profile"]["email"] == email
     assert get_tokenizer("o200k_base").count(prompt.out) == data["tokenCount"] <= data["maxTokens"] == 8000
-    assert len(data["lifeAreas"]) == 8
+    assert len(data["lifeAreas"]) == 7
 
 
 def test_json_has_the_spec_shape(cli) -> None:  # type: ignore[no-untyped-def]

@@ -49,7 +49,8 @@ async def namespace(redis_url: str) -> AsyncIterator[str]:
         await client.aclose()
 
 
-async def _postgres_answers() -> bool:
+async def postgres_answers() -> bool:
+    """Whether the shared PostgreSQL server accepts a connection."""
     import asyncpg
 
     try:
@@ -92,7 +93,7 @@ def postgres_available() -> None:
     """Skip (or, in CI, fail) when PostgreSQL does not answer."""
     import asyncio
 
-    if not asyncio.run(_postgres_answers()):
+    if not asyncio.run(postgres_answers()):
         message = "PostgreSQL does not answer at 127.0.0.1:5432 (see SERVICES.md)"
         if require_services():
             pytest.fail(message)

@@ -34,15 +34,24 @@ pytestmark = [pytest.mark.services, pytest.mark.usefixtures("postgres_available"
 DEMO = demo_customer_id("demo@fearvana.local")
 HEAVY = demo_customer_id("heavy@fearvana.local")
 TABLES_BY_PROFILE = [
-    "public.profiles",
-    "public.life_levels",
-    "public.supplements",
-    "public.spiral_journey_states",
-    "public.spiral_progress",
-    "public.challenge_completions",
-    "public.spiral_xp_log",
-    "public.streaks",
-    "integration.customer_preferences",
+    ("public.profiles", "id"),
+    ("public.life_levels", "profile_id"),
+    ("public.supplements", "profile_id"),
+    ("public.spiral_journey_states", "profile_id"),
+    ("public.spiral_progress", "profile_id"),
+    ("public.spiral_assessments", "profile_id"),
+    ("public.challenge_completions", "profile_id"),
+    ("public.spiral_xp_log", "profile_id"),
+    ("public.streaks", "profile_id"),
+    ("public.daily_tasks", "profile_id"),
+    ("public.enhanced_coach_suggestions", "profile_id"),
+    ("public.user_sacred_edges", "user_id"),
+    ("public.user_commitments", "user_id"),
+    ("public.user_patterns", "user_id"),
+    ("public.user_spiral_assessments", "user_id"),
+    ("public.user_wins", "user_id"),
+    ("public.akshay_conversations", "user_id"),
+    ("integration.customer_preferences", "profile_id"),
 ]
 
 
@@ -100,8 +109,7 @@ async def manager_for(pg_url: str) -> AsyncIterator[Any]:
 
 async def test_another_customers_claims_see_nothing_of_theirs_in_any_table(store: CustomerStore) -> None:
     async with store.transaction(DEMO) as conn:
-        for table in TABLES_BY_PROFILE:
-            column = "id" if table == "public.profiles" else "profile_id"
+        for table, column in TABLES_BY_PROFILE:
             mine = (
                 await conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE {column} = :p"), {"p": DEMO})
             ).scalar()
@@ -111,6 +119,8 @@ async def test_another_customers_claims_see_nothing_of_theirs_in_any_table(store
             everyone = (await conn.execute(sa.text(f"SELECT count(*) FROM {table}"))).scalar()
             assert theirs == 0, table
             assert everyone == mine, table
+            if table != "integration.customer_preferences":
+                assert (await _count_as_service(conn, table, column, HEAVY)) > 0, table  # there is something to hide
         for table in ("public.entries", "public.coach_actions"):
             theirs = (
                 await conn.execute(
@@ -138,10 +148,14 @@ async def test_the_query_layer_with_wrong_claims_returns_nothing(store: Customer
     with pytest.raises(CustomerNotFound):
         await store.load_all(HEAVY, now, subject=DEMO)
     activity = await store.load_activity(HEAVY, now, subject=DEMO)
-    journey = await store.load_journey(HEAVY, subject=DEMO)
+    journey = await store.load_journey(HEAVY, now, subject=DEMO)
     assert activity.levels == [] and activity.entries == []
     assert journey.coach_actions == [] and journey.supplements == [] and journey.challenges == []
     assert journey.spiral.total_xp in (0, None)
+    coaching = journey.coaching
+    assert coaching.sacred_edge is None and coaching.commitments == [] and coaching.commitment_counts == []
+    assert coaching.patterns == [] and coaching.wins == [] and coaching.assessments == [] and coaching.tasks == []
+    assert coaching.suggestions == [] and coaching.conversation.turns_30d == 0 and coaching.pattern_count == 0
     # and with the right claims the same calls see everything
     assert len((await store.load_activity(HEAVY, now)).entries) > 1000
 
@@ -168,6 +182,16 @@ async def test_two_hundred_concurrent_requests_never_mix_customers(manager_for: 
         assert ("Ignore previous instructions" in text) == (customer == HEAVY)
 
 
+async def _count_as_service(conn: Any, table: str, column: str, owner: uuid.UUID) -> int:
+    """Rows of ``owner`` in ``table`` as service_role (which bypasses row-level security), inside a savepoint."""
+    async with conn.begin_nested():
+        await conn.execute(sa.text("SET LOCAL ROLE service_role"))
+        query = sa.text(f"SELECT count(*) FROM {table} WHERE {column} = :p")
+        count = (await conn.execute(query, {"p": owner})).scalar()
+        await conn.execute(sa.text("SET LOCAL ROLE authenticated"))
+    return int(count or 0)
+
+
 # One statement, equal contexts -------------------------------------------------------------------
 
 
@@ -182,7 +206,7 @@ async def test_a_cold_context_is_one_data_statement(manager_for: Any) -> None:
     await manager.get_customer_context(HEAVY)
     data = [s for s in statements if not s.lstrip().startswith("SELECT set_config(") and "INSERT INTO" not in s]
     assert len(data) == 1, data
-    assert "customer_context_data" in data[0]
+    assert "customer_document" in data[0]
 
 
 async def test_sqlite_and_postgres_give_equal_contexts(manager_for: Any, tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from fearvana_integration.context.render import fence, render_context
 from fearvana_integration.context.tokens import get_tokenizer
 from fearvana_integration.domain.context import NoteForAi
 from fearvana_integration.domain.crm import Ticket
-from fearvana_integration.domain.customer import LIFE_AREA_ORDER, CoachAction, Entry, Supplement
+from fearvana_integration.domain.customer import CoachAction, Entry, Supplement
+from fearvana_integration.domain.life_areas import APP_LIFE_AREAS
 from tests.factories import NOW, make_context
 
 TOKENIZER = get_tokenizer("o200k_base")
@@ -44,7 +45,7 @@ def customers(draw: st.DrawFn) -> FullContext:
         made = [
             Entry.model_validate(
                 {
-                    "category": draw(st.sampled_from(LIFE_AREA_ORDER)),
+                    "category": draw(st.sampled_from(APP_LIFE_AREAS)),
                     "timestamp": NOW - base - timedelta(hours=h),
                     "metrics": draw(
                         st.dictionaries(

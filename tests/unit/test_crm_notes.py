@@ -16,9 +16,8 @@ def _notes(crm: CRMContext | None) -> dict[str, str]:
     notes = customer_notes(
         now=NOW,
         profile_email="kim@example.com",
-        life_areas=[],
-        coach_action_count=1,
-        journey_started=True,
+        ever_active=True,
+        last_activity_at=NOW,
         crm=Sourced(crm, "fresh", "crm", NOW),
         scheduling=Sourced[SchedulingContext](None, "unavailable", "scheduling", None),
     )

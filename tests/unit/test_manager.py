@@ -32,7 +32,7 @@ async def test_context_of_a_typical_customer(manager: IntegrationManager) -> Non
     ctx = await manager.get_customer_context(DEMO, max_tokens=8000)
     assert ctx.customer_id == DEMO and ctx.profile.email == "demo@fearvana.local"
     assert [a.category for a in ctx.life_areas][:2] == ["mindset_maturity", "family_relationships"]
-    assert len(ctx.life_areas) == 8 and any(a.current_score is not None for a in ctx.life_areas)
+    assert len(ctx.life_areas) == 7 and any(a.current_score is not None for a in ctx.life_areas)
     assert ctx.crm_context is not None and ctx.crm_context.lifecycle_stage == "active"
     assert ctx.scheduling_context is not None and ctx.scheduling_context.next_appointment is not None
     assert ctx.freshness["crm"].status == "fresh" and ctx.freshness["crm"].source == "mock"

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
@@ -23,37 +21,20 @@ from fearvana_integration.adapters.base import CRMAdapter, SchedulingAdapter
 from fearvana_integration.cache import Cached, Codec, SourceCache
 from fearvana_integration.clock import Clock
 from fearvana_integration.config import Settings
-from fearvana_integration.context.budget import FullContext, effective_budget, fit_context, prime_entry_lines
-from fearvana_integration.context.goals import canonical_order
-from fearvana_integration.context.notes import customer_notes, source_notes
-from fearvana_integration.context.scoring import Observation, score_and_trend
-from fearvana_integration.context.summaries import SummaryIndex
+from fearvana_integration.context.budget import FullContext, effective_budget, fit_context
+from fearvana_integration.context.notes import customer_notes, source_notes, unreadable_notes
+from fearvana_integration.context.portion import StorePortion, build_profile, build_store_portion
 from fearvana_integration.context.tokens import Tokenizer
 from fearvana_integration.domain.context import CustomerContext
 from fearvana_integration.domain.crm import CRMContext
-from fearvana_integration.domain.customer import (
-    LIFE_AREA_LABELS,
-    LIFE_AREA_ORDER,
-    CoachAction,
-    CustomerRef,
-    EmailPreferences,
-    Entry,
-    EntrySummary,
-    LifeArea,
-    Profile,
-    QuietHours,
-    SpiralState,
-    Supplement,
-)
+from fearvana_integration.domain.customer import CustomerRef, Profile
 from fearvana_integration.domain.scheduling import SchedulingContext
 from fearvana_integration.domain.sourced import Sourced
 from fearvana_integration.errors import StoreUnavailable
 from fearvana_integration.resilience.guard import Deadline, Part, SourceGuard
 from fearvana_integration.store.repository import ActivitySections, CustomerStore, JourneySections, StoreSections
-from fearvana_integration.store.rows import ProfileRow, SupplementRow
+from fearvana_integration.store.rows import ProfileRow
 
-RECENT_WINDOW = timedelta(days=30)
-EMAIL_FREQUENCIES = ("daily", "weekly", "monthly", "never")
 T = TypeVar("T")
 log = structlog.get_logger("fearvana_integration.assembler")
 
@@ -383,7 +364,7 @@ class ContextAssembler:
         async def store_side() -> tuple[Sourced[ActivitySections], Sourced[JourneySections], StorePortion]:
             activity, journey = await asyncio.gather(
                 section(parts.activity, lambda: self.store.load_activity(row.id, now)),
-                section(parts.journey, lambda: self.store.load_journey(row.id)),
+                section(parts.journey, lambda: self.store.load_journey(row.id, now)),
             )
             sections = StoreSections(_required(activity, "activity"), _required(journey, "journey"))
             return activity, journey, build_store_portion(profile, sections, now, self.tokenizer)
@@ -436,7 +417,11 @@ class ContextAssembler:
 def _required(sourced: Sourced[T], part: str) -> T:
     """A store part's value, or StoreUnavailable when there is neither data nor a stale copy."""
     if sourced.value is None or sourced.status == "unavailable":
-        raise StoreUnavailable(f"Customer store unavailable ({part}): {sourced.reason or 'no data'}")
+        reason = sourced.reason or f"no {part} data"
+        # The store's own errors already say what happened; others (a breaker, a timeout) get the subject.
+        if not reason.startswith(("Customer store", "The customer store", "The database")):
+            reason = f"Customer store unavailable ({part}): {reason}"
+        raise StoreUnavailable(reason)
     return sourced.value
 
 
@@ -446,159 +431,6 @@ def _worst(parts: list[Sourced[Any]]) -> Sourced[Any]:
     if stale:
         return max(stale, key=lambda p: p.age_seconds or 0)
     return min(parts, key=lambda p: p.fetched_at.timestamp() if p.fetched_at else 0)
-
-
-def _time_zone(row: ProfileRow) -> str:
-    name = row.time_zone or "UTC"
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("invalid time zone in customer_preferences; using UTC", profile_id=str(row.id))
-        return "UTC"
-    return name
-
-
-def build_profile(row: ProfileRow, now: datetime) -> Profile:
-    """The profile with its preferences (missing → UTC, opted in, weekly)."""
-    frequency = row.email_frequency or "weekly"
-    if frequency not in EMAIL_FREQUENCIES:
-        log.warning("invalid email_frequency in customer_preferences; using weekly", profile_id=str(row.id))
-        frequency = "weekly"
-    quiet = None
-    if row.quiet_hours_start is not None and row.quiet_hours_end is not None:
-        quiet = QuietHours(start=row.quiet_hours_start, end=row.quiet_hours_end)
-    return Profile.model_validate(
-        {
-            "email": row.email,
-            "display_name": row.display_name,
-            "avatar_url": row.avatar_url,
-            "created_at": row.created_at,
-            "account_age": max((now - row.created_at).days, 0),
-            "time_zone": _time_zone(row),
-            "email_preferences": EmailPreferences.model_validate(
-                {
-                    "opt_in": True if row.email_opt_in is None else row.email_opt_in,
-                    "frequency": frequency,
-                    "quiet_hours": quiet,
-                }
-            ),
-        }
-    )
-
-
-def describe_dosage(schema: object) -> str | None:
-    """A dosage schema (free JSON in the product) as short text: ``200 mg nightly``."""
-    if schema is None:
-        return None
-    if isinstance(schema, str):
-        return schema
-    if isinstance(schema, dict):
-        ordered = [schema.get(key) for key in ("amount", "dose", "unit", "frequency", "timing", "schedule")]
-        words = [str(value) for value in ordered if isinstance(value, str | int | float) and value != ""]
-        if words:
-            return " ".join(words)
-    return json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
-
-
-def _supplement(row: SupplementRow) -> Supplement:
-    return Supplement(name=row.name, dosage=describe_dosage(row.dosage_schema), quantity_on_hand=row.qty_on_hand)
-
-
-def build_life_areas(sections: StoreSections, entries: list[Entry]) -> list[LifeArea]:
-    """All 8 areas in canonical order; an area without a life_levels row is "no data yet"."""
-    levels = {level.category: level for level in sections.activity.levels}
-    observations: dict[str, list[Observation]] = {}
-    for entry in entries:
-        observations.setdefault(entry.category, []).append(Observation(entry.timestamp, entry.metrics))
-    areas = []
-    for category in LIFE_AREA_ORDER:
-        level = levels.get(category)
-        goal = canonical_order(category, level.goal_jsonb or {}) if level else {}
-        score, trend = score_and_trend(observations.get(category, []), goal)
-        areas.append(
-            LifeArea.model_validate(
-                {
-                    "category": category,
-                    "label": LIFE_AREA_LABELS[category],
-                    "current_score": score,
-                    "trend": trend,
-                    "goal": goal,
-                    "current_streak": (level.current_streak or 0) if level else 0,
-                    "longest_streak": (level.longest_streak or 0) if level else 0,
-                    "last_updated": level.last_entry_at if level else None,
-                    "total_entries": level.entry_count if level else 0,
-                }
-            )
-        )
-    return areas
-
-
-@dataclass(frozen=True)
-class StorePortion:
-    """Everything derived from the store alone, built while the optional sources are still answering."""
-
-    recent: list[Entry]
-    older: list[Entry]
-    life_areas: list[LifeArea]
-    actions: list[CoachAction]
-    spiral_state: SpiralState
-    journey_started: bool
-    supplements: list[Supplement]
-    summaries: list[EntrySummary]
-    index: SummaryIndex
-
-
-def build_store_portion(
-    profile: Profile, sections: StoreSections, now: datetime, tokenizer: Tokenizer | None = None
-) -> StorePortion:
-    """Entries split at 30 days, life-area scores, coach actions, spiral state, supplements, summaries.
-
-    With a tokenizer, the entries' prompt lines are also priced now (memoised), so fitting later is
-    cheap: this runs while CRM and scheduling are still on the wire.
-    """
-    entries = [
-        Entry.model_validate(
-            {"category": e.category, "timestamp": e.ts, "metrics": canonical_order(e.category, e.metric)}
-        )
-        for e in sections.activity.entries
-        if e.category in LIFE_AREA_LABELS
-    ]
-    recent = [entry for entry in entries if entry.timestamp >= now - RECENT_WINDOW]
-    older = [entry for entry in entries if entry.timestamp < now - RECENT_WINDOW]
-    actions = [
-        CoachAction.model_validate(
-            {
-                "id": str(row.id),
-                "suggestion": row.suggestion,
-                "completed": row.completed,
-                "category": row.category if row.category in LIFE_AREA_LABELS else None,
-                "created_at": row.ts or row.created_at or profile.created_at,
-                "ai_metadata": row.ai_metadata or {},
-            }
-        )
-        for row in sections.journey.coach_actions
-    ]
-    spiral = sections.journey.spiral
-    index = SummaryIndex([*reversed(older), *reversed(recent)])  # both lists are newest first
-    if tokenizer is not None:
-        prime_entry_lines(recent, now, tokenizer)
-    return StorePortion(
-        recent=recent,
-        older=older,
-        life_areas=build_life_areas(sections, entries),
-        actions=actions,
-        spiral_state=SpiralState(
-            current_level=spiral.current_level,
-            current_step=spiral.current_step,
-            step_progress=spiral.step_progress,
-            completed_challenges=[c.challenge_id for c in sections.journey.challenges],
-            total_xp=spiral.total_xp or 0,
-        ),
-        journey_started=spiral.current_level is not None or spiral.current_step is not None,
-        supplements=[_supplement(row) for row in sections.journey.supplements],
-        summaries=index.oldest(len(older)),
-        index=index,
-    )
 
 
 def build_full_context(
@@ -620,12 +452,12 @@ def build_full_context(
         *customer_notes(
             now=now,
             profile_email=profile.email,
-            life_areas=portion.life_areas,
-            coach_action_count=len(portion.actions),
-            journey_started=portion.journey_started,
+            ever_active=portion.ever_active,
+            last_activity_at=portion.last_activity_at,
             crm=crm,
             scheduling=scheduling,
         ),
+        *unreadable_notes(portion.unreadable),
     ]
     store_freshness = store.freshness()
     context = CustomerContext(
@@ -634,12 +466,19 @@ def build_full_context(
         token_count=0,
         max_tokens=max_tokens,
         profile=profile,
+        sacred_edge=portion.sacred_edge,
+        commitments=portion.commitments,
         life_areas=portion.life_areas,
         recent_entries=portion.recent,
         entry_summaries=portion.summaries,
         spiral_state=portion.spiral_state,
         coach_actions=portion.actions,
+        enhanced_suggestions=portion.suggestions,
+        patterns=portion.patterns,
+        wins=portion.wins,
+        daily_tasks=portion.daily_tasks,
         supplements=portion.supplements,
+        conversation=portion.conversation,
         crm_context=crm.value if crm.ok else None,
         scheduling_context=scheduling.value if scheduling.ok else None,
         freshness={

@@ -1,9 +1,11 @@
-"""Fitting a context to its token budget (SPEC §6).
+"""Fitting a context to its token budget.
 
 Every piece of the context renders to one or more prompt lines (``render.py``), priced by the real
 tokenizer; line counts add up exactly because no BPE piece spans a newline. Pieces are taken in
-priority order — identity, notes and flags, life areas, spiral state, next session, CRM, coach
-actions, entries, supplements, older history — while they fit. The first piece that does not fit is
+priority order — identity, notes and flags, the Sacred Edge (at most ``SACRED_EDGE_MAX_TOKENS``) and
+the nearest pending commitments, life areas, spiral state and assessment, next session, CRM, coach
+actions and the app's open suggestions, patterns and wins, today's tasks, entries, supplements,
+conversation recency, older history — while they fit. The first piece that does not fit is
 shortened to the room left (its free text with a visible ``…[shortened]``; any other line cut with
 ``…[cut]``, recorded in ``optimization.cut`` so rendering reproduces it) and nothing of lower priority
 is kept after it. Entries not listed one by one are summarised per category (count, mean, min, max,
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from fearvana_integration.config import MIN_MAX_TOKENS
@@ -22,6 +24,9 @@ from fearvana_integration.context.render import (
     HEADINGS,
     challenges_item,
     coach_action_item,
+    commitment_item,
+    commitments_item,
+    conversation_item,
     crm_item,
     cut_line,
     entry_day_heading,
@@ -33,17 +38,23 @@ from fearvana_integration.context.render import (
     next_session_item,
     note_item,
     past_session_item,
+    pattern_item,
     profile_item,
     render_context,
     render_sections,
+    sacred_edge_item,
     spiral_item,
+    suggestion_item,
     summary_item,
     supplement_item,
+    task_lines,
     ticket_item,
     upcoming_item,
+    win_item,
 )
 from fearvana_integration.context.summaries import SummaryIndex
 from fearvana_integration.context.tokens import Tokenizer
+from fearvana_integration.domain.coaching import Commitment, EnhancedSuggestion, Pattern, SacredEdge, Win
 from fearvana_integration.domain.context import (
     CustomerContext,
     CutLine,
@@ -66,6 +77,7 @@ from fearvana_integration.errors import BudgetTooSmall
 SHORTEN_MARKER = "…[shortened]"
 FREE_TEXT_CAP_CHARS = 600
 MIN_USEFUL_ROOM = 8
+SACRED_EDGE_MAX_TOKENS = 120
 
 
 def effective_budget(max_tokens: int, reserved: int = 0, margin_percent: float = 0) -> int:
@@ -132,6 +144,9 @@ class _Draft:
     profile: Profile | None = None
     notes: list[NoteForAi] = field(default_factory=list)
     freshness: bool = False
+    sacred_edge: SacredEdge | None = None
+    commitments: bool = False
+    pending: list[Commitment] = field(default_factory=list)
     areas: list[LifeArea] = field(default_factory=list)
     spiral: bool = False
     challenges: bool = False
@@ -139,6 +154,11 @@ class _Draft:
     crm: bool = False
     tickets: list[Ticket] = field(default_factory=list)
     actions: list[CoachAction] = field(default_factory=list)
+    suggestions: list[EnhancedSuggestion] = field(default_factory=list)
+    patterns: list[Pattern] = field(default_factory=list)
+    wins: list[Win] = field(default_factory=list)
+    tasks: bool = False
+    conversation: bool = False
     entries: list[Entry] = field(default_factory=list)
     summaries: list[EntrySummary] = field(default_factory=list)
     summarised_entries: int = 0
@@ -259,11 +279,14 @@ def _cap_free_text(ctx: CustomerContext, limit: int) -> tuple[CustomerContext, d
         shortened[section] = shortened.get(section, 0) + 1
         return shorten_text(text, limit)
 
-    actions = [a.model_copy(update={"suggestion": cap("coachActions", a.suggestion)}) for a in ctx.coach_actions]
+    def must(section: str, text: str) -> str:
+        return cap(section, text) or ""
+
+    actions = [a.model_copy(update={"suggestion": must("coachActions", a.suggestion)}) for a in ctx.coach_actions]
     crm = ctx.crm_context
     if crm is not None:
         crm = crm.model_copy(
-            update={"tickets": [t.model_copy(update={"subject": cap("crm", t.subject)}) for t in crm.tickets]}
+            update={"tickets": [t.model_copy(update={"subject": must("crm", t.subject)}) for t in crm.tickets]}
         )
     scheduling = ctx.scheduling_context
     if scheduling is not None:
@@ -283,6 +306,18 @@ def _cap_free_text(ctx: CustomerContext, limit: int) -> tuple[CustomerContext, d
         )
         for e in ctx.recent_entries
     ]
+    commitments = ctx.commitments
+    if commitments is not None:
+        pending = [
+            c.model_copy(update={"description": must("commitments", c.description)}) for c in commitments.pending
+        ]
+        commitments = commitments.model_copy(update={"pending": pending})
+    suggestions = [
+        s.model_copy(update={"title": must("suggestions", s.title), "description": must("suggestions", s.description)})
+        for s in ctx.enhanced_suggestions
+    ]
+    patterns = [p.model_copy(update={"description": must("patterns", p.description)}) for p in ctx.patterns]
+    wins = [w.model_copy(update={"description": must("wins", w.description)}) for w in ctx.wins]
     capped = ctx.model_copy(
         update={
             "coach_actions": actions,
@@ -290,9 +325,40 @@ def _cap_free_text(ctx: CustomerContext, limit: int) -> tuple[CustomerContext, d
             "scheduling_context": scheduling,
             "profile": profile,
             "recent_entries": entries,
+            "commitments": commitments,
+            "enhanced_suggestions": suggestions,
+            "patterns": patterns,
+            "wins": wins,
         }
     )
     return capped, shortened
+
+
+def cap_sacred_edge(edge: SacredEdge, now: datetime, tokenizer: Tokenizer) -> SacredEdge:
+    """The Sacred Edge within ``SACRED_EDGE_MAX_TOKENS``: its free texts shortened alike until its line fits.
+
+    The customer's own words come first in the prompt after the notes; a long essay must not push
+    their commitments and life areas out.
+    """
+    if tokenizer.count_line(sacred_edge_item(edge, now) + "\n") <= SACRED_EDGE_MAX_TOKENS:
+        return edge
+    texts = ("description", "root_fear", "deeper_purpose", "latest_experiment")
+
+    def capped(chars: int) -> SacredEdge:
+        update = {}
+        for name in texts:
+            value = getattr(edge, name)
+            if isinstance(value, str):
+                update[name] = shorten_text(value, chars)
+        return edge.model_copy(update=update)
+
+    longest = max(len(getattr(edge, name) or "") for name in texts)
+    best = _largest(
+        1,
+        longest,
+        lambda chars: tokenizer.count_line(sacred_edge_item(capped(chars), now) + "\n") <= SACRED_EDGE_MAX_TOKENS,
+    )
+    return capped(best or 1)
 
 
 def _pieces(ctx: CustomerContext) -> list[_Piece]:
@@ -314,18 +380,29 @@ def _pieces(ctx: CustomerContext) -> list[_Piece]:
         pieces.append(_Piece("notes", note_piece, note.message, True, shorten_fenced))
     if ctx.freshness:
         pieces.append(_fixed("notes", [freshness_item(ctx.freshness)], _flag("freshness")))
+    edge = ctx.sacred_edge
+    if edge is not None:
+
+        def edge_piece(description: str, edge: SacredEdge = edge) -> tuple[list[str], Keep]:
+            kept = edge.model_copy(update={"description": description})
+            return [sacred_edge_item(kept, now)], lambda d: setattr(d, "sacred_edge", kept)
+
+        pieces.append(_Piece("sacredEdge", edge_piece, edge.description, True))
+    if ctx.commitments is not None:
+        pieces.append(_fixed("commitments", [commitments_item(ctx.commitments)], _flag("commitments")))
+        for commitment in ctx.commitments.pending:
+
+            def commitment_piece(text: str, commitment: Commitment = commitment) -> tuple[list[str], Keep]:
+                kept = commitment.model_copy(update={"description": text})
+                return [commitment_item(kept, now)], lambda d: d.pending.append(kept)
+
+            pieces.append(_Piece("commitments", commitment_piece, commitment.description, True))
     for area in ctx.life_areas:
         pieces.append(_fixed("lifeAreas", [life_area_item(area, now)], _appender("areas", area)))
     if ctx.spiral_state is not None:
-        pieces.append(_fixed("spiral", [spiral_item(ctx.spiral_state)], _flag("spiral")))
-        if ctx.spiral_state.completed_challenges:
-            pieces.append(
-                _fixed(
-                    "spiral",
-                    [challenges_item(ctx.spiral_state.completed_challenges)],
-                    _flag("challenges"),
-                )
-            )
+        pieces.append(_fixed("spiral", [spiral_item(ctx.spiral_state, now)], _flag("spiral")))
+        if ctx.spiral_state.completed_challenges or ctx.spiral_state.completed_challenge_count:
+            pieces.append(_fixed("spiral", [challenges_item(ctx.spiral_state)], _flag("challenges")))
     if ctx.scheduling_context is not None:
         pieces.append(
             _fixed(
@@ -350,13 +427,38 @@ def _pieces(ctx: CustomerContext) -> list[_Piece]:
             return [coach_action_item(kept, now)], lambda d: d.actions.append(kept)
 
         pieces.append(_Piece("coachActions", action_piece, action.suggestion, True))
+    for suggestion in ctx.enhanced_suggestions:
+
+        def suggestion_piece(text: str, suggestion: EnhancedSuggestion = suggestion) -> tuple[list[str], Keep]:
+            kept = suggestion.model_copy(update={"description": text})
+            return [suggestion_item(kept, now)], lambda d: d.suggestions.append(kept)
+
+        pieces.append(_Piece("suggestions", suggestion_piece, suggestion.description, True))
+    for pattern in ctx.patterns:
+
+        def pattern_piece(text: str, pattern: Pattern = pattern) -> tuple[list[str], Keep]:
+            kept = pattern.model_copy(update={"description": text})
+            return [pattern_item(kept, now)], lambda d: d.patterns.append(kept)
+
+        pieces.append(_Piece("patterns", pattern_piece, pattern.description, True))
+    for win in ctx.wins:
+
+        def win_piece(text: str, win: Win = win) -> tuple[list[str], Keep]:
+            kept = win.model_copy(update={"description": text})
+            return [win_item(kept, now)], lambda d: d.wins.append(kept)
+
+        pieces.append(_Piece("wins", win_piece, win.description, True))
+    if ctx.daily_tasks is not None:
+        pieces.append(_fixed("dailyTasks", task_lines(ctx.daily_tasks), _flag("tasks")))
     return pieces
 
 
 def _tail_pieces(ctx: CustomerContext) -> list[_Piece]:
-    """Supplements and older history: after the entries."""
+    """Supplements, conversation recency and older history: after the entries."""
     now = ctx.retrieved_at
     pieces = [_fixed("supplements", [supplement_item(s)], _appender("supplements", s)) for s in ctx.supplements]
+    if ctx.conversation is not None:
+        pieces.append(_fixed("conversation", [conversation_item(ctx.conversation, now)], _flag("conversation")))
     scheduling = ctx.scheduling_context
     if scheduling is not None:
         pieces += [
@@ -488,20 +590,33 @@ def _build(ctx: CustomerContext, draft: _Draft) -> CustomerContext:
     spiral = None
     if draft.spiral and ctx.spiral_state is not None:
         challenges = ctx.spiral_state.completed_challenges if draft.challenges else []
-        spiral = ctx.spiral_state.model_copy(update={"completed_challenges": challenges})
+        count = ctx.spiral_state.completed_challenge_count if draft.challenges else 0
+        spiral = ctx.spiral_state.model_copy(
+            update={"completed_challenges": challenges, "completed_challenge_count": count}
+        )
+    commitments = None
+    if draft.commitments and ctx.commitments is not None:
+        commitments = ctx.commitments.model_copy(update={"pending": draft.pending})
     return ctx.model_copy(
         update={
             "profile": draft.profile or ctx.profile,
             "notes_for_ai": draft.notes,
             "freshness": ctx.freshness if draft.freshness else {},
+            "sacred_edge": draft.sacred_edge,
+            "commitments": commitments,
             "life_areas": draft.areas,
             "spiral_state": spiral,
             "scheduling_context": scheduling,
             "crm_context": crm,
             "coach_actions": draft.actions,
+            "enhanced_suggestions": draft.suggestions,
+            "patterns": draft.patterns,
+            "wins": draft.wins,
+            "daily_tasks": ctx.daily_tasks if draft.tasks else None,
             "recent_entries": draft.entries,
             "entry_summaries": draft.summaries,
             "supplements": draft.supplements,
+            "conversation": ctx.conversation if draft.conversation else None,
         }
     )
 
@@ -514,16 +629,26 @@ def _report(
     def count(ctx: CustomerContext) -> dict[str, int]:
         scheduling = ctx.scheduling_context
         history = len(history_appointments(scheduling)) + len(scheduling.recent_sessions) if scheduling else 0
+        spiral = ctx.spiral_state
         return {
             "notes": len(ctx.notes_for_ai) + (1 if ctx.freshness else 0),
             "profile": 1,
+            "sacredEdge": 1 if ctx.sacred_edge else 0,
+            "commitments": (1 + len(ctx.commitments.pending)) if ctx.commitments else 0,
             "lifeAreas": len(ctx.life_areas),
-            "spiral": (1 + (1 if ctx.spiral_state.completed_challenges else 0)) if ctx.spiral_state else 0,
+            "spiral": (1 + (1 if spiral.completed_challenges or spiral.completed_challenge_count else 0))
+            if spiral
+            else 0,
             "nextSession": 1 if scheduling else 0,
             "crm": (1 + len(ctx.crm_context.tickets)) if ctx.crm_context else 0,
             "coachActions": len(ctx.coach_actions),
+            "suggestions": len(ctx.enhanced_suggestions),
+            "patterns": len(ctx.patterns),
+            "wins": len(ctx.wins),
+            "dailyTasks": 1 if ctx.daily_tasks else 0,
             "recentEntries": len(ctx.recent_entries),
             "supplements": len(ctx.supplements),
+            "conversation": 1 if ctx.conversation else 0,
             "history": history,
         }
 
@@ -559,13 +684,20 @@ def fit_context(full: FullContext, *, max_tokens: int, budget: int, tokenizer: T
 
     ``budget`` is the effective budget (:func:`effective_budget`); ``max_tokens`` is what the caller asked.
     """
+    edge = full.context.sacred_edge
+    edge_shortened: dict[str, int] = {}
+    if edge is not None:
+        capped_edge = cap_sacred_edge(edge, full.context.retrieved_at, tokenizer)
+        if capped_edge is not edge:
+            edge_shortened["sacredEdge"] = 1
+            full = replace(full, context=full.context.model_copy(update={"sacred_edge": capped_edge}))
     ctx = full.context
     older = len(full.older_entries)
     # Summing memoised line counts equals counting the whole text (no BPE piece spans a newline)
     # and leaves every line's count in the memo for the fitter below.
     before = sum(tokenizer.count_line(line + "\n") for line in render_context(ctx).splitlines())
     if before <= budget:
-        report = _report(ctx, older, ctx, None, {})
+        report = _report(ctx, older, ctx, None, edge_shortened)
         return ctx.model_copy(
             update={
                 "token_count": before,
@@ -574,6 +706,7 @@ def fit_context(full: FullContext, *, max_tokens: int, budget: int, tokenizer: T
             }
         )
     capped, shortened = _cap_free_text(ctx, FREE_TEXT_CAP_CHARS)
+    shortened.update(edge_shortened)
     # A removed character removes at most one token: skip rendering when capping cannot be enough.
     most_saved = sum(len(text) - FREE_TEXT_CAP_CHARS for text in _free_texts(ctx) if len(text) > FREE_TEXT_CAP_CHARS)
     if shortened and before - most_saved <= budget and tokenizer.count(render_context(capped)) <= budget:
@@ -621,7 +754,9 @@ def _fit_by_capping(
         lambda limit: tokenizer.count(render_context(_cap_free_text(ctx, limit)[0])) <= budget,
     )
     if best_limit is not None:
-        capped, shortened = _cap_free_text(ctx, best_limit)
+        capped, recapped = _cap_free_text(ctx, best_limit)
+        # the Sacred Edge was capped before, by its own limit
+        shortened = {**recapped, **{k: v for k, v in shortened.items() if k == "sacredEdge"}}
     after = tokenizer.count(render_context(capped))
     report = _report(ctx, len(full.older_entries), capped, None, shortened)
     return capped.model_copy(
@@ -643,6 +778,10 @@ def _free_texts(ctx: CustomerContext) -> list[str]:
         texts += [a.notes or "" for a in ctx.scheduling_context.recent_sessions]
         texts += [a.outcome or "" for a in ctx.scheduling_context.recent_sessions]
     texts += [v for e in ctx.recent_entries for v in e.metrics.values() if isinstance(v, str)]
+    if ctx.commitments is not None:
+        texts += [c.description for c in ctx.commitments.pending]
+    texts += [s.title for s in ctx.enhanced_suggestions] + [s.description for s in ctx.enhanced_suggestions]
+    texts += [p.description for p in ctx.patterns] + [w.description for w in ctx.wins]
     return texts
 
 
@@ -672,6 +811,13 @@ def _guarantee(ctx: CustomerContext, count: int, budget: int, tokenizer: Tokeniz
 def _drop_section(ctx: CustomerContext, name: str) -> CustomerContext:
     empty: dict[str, dict[str, object]] = {
         "notes": {"notes_for_ai": [], "freshness": {}},
+        "sacredEdge": {"sacred_edge": None},
+        "commitments": {"commitments": None},
+        "suggestions": {"enhanced_suggestions": []},
+        "patterns": {"patterns": []},
+        "wins": {"wins": []},
+        "dailyTasks": {"daily_tasks": None},
+        "conversation": {"conversation": None},
         "lifeAreas": {"life_areas": []},
         "spiral": {"spiral_state": None},
         "nextSession": {"scheduling_context": None},

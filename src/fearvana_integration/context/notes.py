@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from fearvana_integration.context.render import fence, when
 from fearvana_integration.domain.context import NoteForAi
 from fearvana_integration.domain.crm import CRMContext
-from fearvana_integration.domain.customer import LifeArea
 from fearvana_integration.domain.scheduling import SchedulingContext
 from fearvana_integration.domain.sourced import Sourced
 from fearvana_integration.errors import source_label
@@ -53,30 +53,32 @@ def customer_notes(
     *,
     now: datetime,
     profile_email: str,
-    life_areas: list[LifeArea],
-    coach_action_count: int,
-    journey_started: bool,
+    ever_active: bool,
+    last_activity_at: datetime | None,
     crm: Sourced[CRMContext | None],
     scheduling: Sourced[SchedulingContext],
 ) -> list[NoteForAi]:
-    """Notes derived from the data itself: new, inactive, inconsistent, preparation due, not in CRM."""
+    """Notes derived from the data itself: new, inactive, inconsistent, preparation due, not in CRM.
+
+    New and inactive come from the customer's *activity* (entries, completed coach actions and tasks,
+    challenges, XP, commitments, assessments, their own conversation turns), never from the rows the
+    app's sign-up creates for everyone.
+    """
     notes: list[NoteForAi] = []
-    total_entries = sum(area.total_entries for area in life_areas)
-    last_update = max((a.last_updated for a in life_areas if a.last_updated is not None), default=None)
-    if total_entries == 0 and coach_action_count == 0 and not journey_started:
+    if not ever_active:
         notes.append(
             NoteForAi(
                 code="new_customer",
-                message="New customer: no tracking data, coach actions or journey progress yet. "
-                "Use onboarding framing and ask about their goals.",
+                message="New customer: no tracking, completed actions, challenges, commitments, assessments or "
+                "conversations yet. Use onboarding framing and ask about their goals.",
             )
         )
-    elif last_update is None or now - last_update >= STALE_AFTER:
-        since = f"since {when(last_update, now, with_time=False)}" if last_update else "ever"
+    elif last_activity_at is None or now - last_activity_at >= STALE_AFTER:
+        since = f"since {when(last_activity_at, now, with_time=False)}" if last_activity_at else "at a known time"
         notes.append(
             NoteForAi(
                 code="stale_data",
-                message=f"No tracking update {since}: scores reflect their last activity, not today. "
+                message=f"No activity {since}: scores reflect their last activity, not today. "
                 "Re-engage gently before coaching on numbers.",
             )
         )
@@ -137,3 +139,20 @@ def customer_notes(
             )
         )
     return notes
+
+
+def unreadable_notes(unreadable: Mapping[str, int]) -> list[NoteForAi]:
+    """``data_unreadable``: rows of the customer's data the store could not interpret (table and count)."""
+    if not unreadable:
+        return []
+    listed = ", ".join(f"{count} in {table}" for table, count in sorted(unreadable.items()))
+    total = sum(unreadable.values())
+    rows, verb = ("rows", "are") if total != 1 else ("row", "is")
+    return [
+        NoteForAi(
+            code="data_unreadable",
+            source="supabase",
+            message=f"{total} {rows} of the customer's data could not be read ({listed}) and {verb} left out: "
+            "the picture may be incomplete there; do not assume those records do not exist.",
+        )
+    ]

@@ -16,10 +16,20 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
+from fearvana_integration.domain.coaching import (
+    Commitment,
+    Commitments,
+    ConversationRecency,
+    DailyTask,
+    DailyTasks,
+    EnhancedSuggestion,
+    Pattern,
+    SacredEdge,
+    Win,
+)
 from fearvana_integration.domain.context import CustomerContext, NoteForAi, SourceFreshness
 from fearvana_integration.domain.crm import CRMContext, Ticket
 from fearvana_integration.domain.customer import (
-    LIFE_AREA_LABELS,
     CoachAction,
     Entry,
     EntrySummary,
@@ -29,6 +39,7 @@ from fearvana_integration.domain.customer import (
     SpiralState,
     Supplement,
 )
+from fearvana_integration.domain.life_areas import label_for
 from fearvana_integration.domain.scheduling import Appointment, SchedulingContext
 
 TITLE = "# Customer context"
@@ -38,16 +49,24 @@ _SAFE_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,48}$")
 HEADINGS = {
     "notes": "## Notes for the AI",
     "profile": "## Profile",
+    "sacredEdge": "## Sacred Edge (the fear they are learning to move toward)",
+    "commitments": "## Commitments",
     "lifeAreas": "## Life areas (score 0-100 against goals, trend)",
     "spiral": "## Spiral Dynamics journey",
     "nextSession": "## Sessions",
     "crm": "## CRM",
     "coachActions": "## Coach actions (newest first)",
+    "suggestions": "## Open suggestions from the app's coach",
+    "patterns": "## Patterns",
+    "wins": "## Recent wins",
+    "dailyTasks": "## Daily tasks",
     "recentEntries": "## Tracking entries, last 30 days (newest first)",
     "entrySummaries": "## Entry summaries",
     "supplements": "## Supplements on hand",
+    "conversation": "## Conversations with the coach",
     "history": "## Older history",
 }
+"""Section key → heading, in display order (which is also the budget's priority order)."""
 
 
 _LINE_BREAKERS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -131,11 +150,64 @@ def profile_item(profile: Profile, now: datetime) -> str:
     email = f"opted in, {prefs.frequency}" if prefs.opt_in else "opted out"
     if prefs.quiet_hours is not None:
         email += f", quiet {prefs.quiet_hours.start.strftime('%H:%M')}-{prefs.quiet_hours.end.strftime('%H:%M')}"
-    age = f"{profile.account_age} day{'' if profile.account_age == 1 else 's'}"
-    return (
-        f"- Customer {name} <{fence(profile.email)}>, since {fmt_day(profile.created_at)} ({age}), "
-        f"time zone {profile.time_zone}, email {email}"
-    )
+    zone = f"time zone {profile.time_zone}"
+    if prefs.source == "default":
+        zone += " and email " + email + " (defaults: the customer never stated preferences)"
+    else:
+        zone += ", email " + email
+    if profile.created_at is None:
+        since = "since an unknown date"
+    else:
+        age = profile.account_age or 0
+        since = f"since {fmt_day(profile.created_at)} ({age} day{'' if age == 1 else 's'})"
+    return f"- Customer {name} <{fence(profile.email)}>, {since}, {zone}"
+
+
+def sacred_edge_item(edge: SacredEdge, now: datetime) -> str:
+    """The Sacred Edge on one line: what, how far, why, experiments."""
+    parts = [f"- {fence(edge.description)}"]
+    if edge.status:
+        parts.append(f"status {edge.status}")
+    if edge.identified_date is not None:
+        parts.append(f"identified {when(edge.identified_date, now, with_time=False)}")
+    if edge.root_fear:
+        parts.append(f"root fear {fence(edge.root_fear)}")
+    if edge.deeper_purpose:
+        parts.append(f"deeper purpose {fence(edge.deeper_purpose)}")
+    if edge.experiments_count:
+        experiments = f"{edge.experiments_count} experiment{'s' if edge.experiments_count != 1 else ''}"
+        if edge.latest_experiment:
+            experiments += f", latest {fence(edge.latest_experiment)}"
+        parts.append(experiments)
+    return " · ".join(parts)
+
+
+def commitments_item(commitments: Commitments) -> str:
+    """Follow-through and counts."""
+    if commitments.follow_through_rate is None:
+        rate = "no commitment kept or broken yet"
+    else:
+        rate = (
+            f"follow-through {round(commitments.follow_through_rate * 100)}% "
+            f"({commitments.completed_count} kept, {commitments.broken_count} broken)"
+        )
+    pending = f"{commitments.pending_count} pending"
+    if commitments.overdue_count:
+        pending += f", {commitments.overdue_count} overdue"
+    return f"- {rate} · {pending}"
+
+
+def commitment_item(commitment: Commitment, now: datetime) -> str:
+    """One pending commitment, overdue flagged."""
+    if commitment.due_date is None:
+        made = f", made {when(commitment.created_at, now, with_time=False)}" if commitment.created_at else ""
+        head = f"- no due date{made}"
+    elif commitment.overdue:
+        head = f"- OVERDUE, was due {when(commitment.due_date, now, with_time=False)}"
+    else:
+        head = f"- due {when(commitment.due_date, now, with_time=False)}"
+    follow = f" · followed up {commitment.follow_up_count}×" if commitment.follow_up_count else ""
+    return f"{head}: {fence(commitment.description)}{follow}"
 
 
 def note_item(note: NoteForAi) -> str:
@@ -161,24 +233,27 @@ def freshness_item(freshness: Mapping[str, SourceFreshness]) -> str:
 
 def life_area_item(area: LifeArea, now: datetime) -> str:
     """One life area: score, trend, goal, streak, last update."""
-    goal = ", ".join(f"{fmt_key(k)} {fmt_number(v)}" for k, v in area.goal.items()) or "none set"
+    goal = ", ".join(f"{fmt_key(k)} {fmt_number(v)}" for k, v in area.goal.items())
+    if area.goal_description:
+        goal = f"{fence(area.goal_description)}" + (f" ({goal})" if goal else "")
     if area.current_score is None:
         head = f"- {area.label}: no data yet"
     else:
         head = f"- {area.label}: {area.current_score}, trend {area.trend}"
-    parts = [head, f"goal {goal}"]
+    parts = [head, f"goal {goal or 'none set'}"]
     if area.current_streak or area.longest_streak:
-        parts.append(f"streak {area.current_streak} (best {area.longest_streak})")
+        parts.append(f"streak {area.current_streak or 0} (best {area.longest_streak or 0})")
     if area.last_updated is not None:
         parts.append(f"updated {when(area.last_updated, now, with_time=False)}")
-    if area.total_entries:
-        parts.append(f"{area.total_entries} entries")
+    if area.entries_last_90_days:
+        parts.append(f"{area.entries_last_90_days} entries in 90 days")
     return " · ".join(parts)
 
 
-def spiral_item(spiral: SpiralState) -> str:
-    """Level, step, progress, XP."""
-    if spiral.current_level is None and spiral.current_step is None:
+def spiral_item(spiral: SpiralState, now: datetime) -> str:
+    """Level (and whether it was ever assessed), step, progress, XP."""
+    assessment = spiral.assessment
+    if spiral.current_level is None and spiral.current_step is None and assessment is None:
         return f"- Not started the journey yet · {spiral.total_xp} XP"
     parts = [f"- Level {spiral.current_level or 'unknown'}"]
     if spiral.current_step is not None:
@@ -186,12 +261,29 @@ def spiral_item(spiral: SpiralState) -> str:
     if spiral.step_progress is not None:
         parts.append(f"{spiral.step_progress}% through the step")
     parts.append(f"{spiral.total_xp} XP")
+    if assessment is None:
+        parts.append("never assessed (the level may be the sign-up default)")
+    else:
+        assessed = f"assessed {assessment.level}"
+        if assessment.secondary_level:
+            assessed += f"/{assessment.secondary_level}"
+        if assessment.confidence is not None:
+            assessed += f" ({assessment.confidence}% confidence)"
+        if assessment.assessed_at is not None:
+            assessed += f" {when(assessment.assessed_at, now, with_time=False)}"
+        parts.append(assessed)
     return " · ".join(parts)
 
 
-def challenges_item(challenges: list[str]) -> str:
-    """Completed challenges, newest first."""
-    return "- Completed challenges (newest first): " + ", ".join(fence(c) for c in challenges)
+def challenges_item(spiral: SpiralState) -> str:
+    """Completed challenges, newest first, and how many in all."""
+    titles = ", ".join(fence(c) for c in spiral.completed_challenges)
+    total = spiral.completed_challenge_count
+    shown = len(spiral.completed_challenges)
+    tail = f" · {total} completed in all" if total > shown else ""
+    if not titles:
+        return f"- {total} challenges completed (titles no longer in the catalogue)"
+    return f"- Completed challenges (newest first): {titles}{tail}"
 
 
 def appointment_brief(appointment: Appointment, now: datetime) -> str:
@@ -252,9 +344,93 @@ def ticket_item(ticket: Ticket, now: datetime) -> str:
 
 def coach_action_item(action: CoachAction, now: datetime) -> str:
     """One coach suggestion and whether it was done."""
-    area = LIFE_AREA_LABELS.get(action.category, action.category) if action.category else "general"
-    state = "done" if action.completed else "open"
-    return f"- {when(action.created_at, now, with_time=False)} · {area} · {state}: {fence(action.suggestion)}"
+    area = label_for(action.category) if action.category else "general"
+    state = "done" if action.completed else "open" if action.completed is False else "status unknown"
+    day = when(action.created_at, now, with_time=False) if action.created_at else "date unknown"
+    return f"- {day} · {area} · {state}: {fence(action.suggestion)}"
+
+
+def suggestion_item(suggestion: EnhancedSuggestion, now: datetime) -> str:
+    """One open suggestion of the app's coach."""
+    parts = [f"- {fence(suggestion.title)}: {fence(suggestion.description)}"]
+    effort = ", ".join(
+        part
+        for part in (
+            f"{suggestion.difficulty} effort" if suggestion.difficulty else None,
+            f"{suggestion.impact} impact" if suggestion.impact else None,
+        )
+        if part
+    )
+    if effort:
+        parts.append(effort)
+    if suggestion.estimated_time:
+        parts.append(fence(suggestion.estimated_time))
+    if suggestion.category:
+        parts.append(label_for(suggestion.category))
+    if suggestion.created_at is not None:
+        parts.append(f"suggested {when(suggestion.created_at, now, with_time=False)}")
+    return " · ".join(parts)
+
+
+def pattern_item(pattern: Pattern, now: datetime) -> str:
+    """One behaviour pattern."""
+    meta = [pattern.type.replace("_", " ")]
+    if pattern.severity:
+        meta.append(f"{pattern.severity} severity")
+    if pattern.occurrences:
+        meta.append(f"{pattern.occurrences}×")
+    if pattern.last_seen is not None:
+        meta.append(f"last seen {when(pattern.last_seen, now, with_time=False)}")
+    return f"- {', '.join(meta)}: {fence(pattern.description)}"
+
+
+def win_item(win: Win, now: datetime) -> str:
+    """One win."""
+    meta = [part.replace("_", " ") for part in (win.category, win.impact) if part]
+    day = when(win.created_at, now, with_time=False) if win.created_at else "date unknown"
+    return f"- {day}{' · ' + ', '.join(meta) if meta else ''}: {fence(win.description)}"
+
+
+def tasks_item(tasks: DailyTasks) -> str:
+    """Today's progress and the 7-day completion rate."""
+    done = sum(1 for task in tasks.due_today if task.completed)
+    today = f"{done} of {len(tasks.due_today)} done" if tasks.due_today else "none due"
+    rate = (
+        f"{round(tasks.completion_rate_7_days * 100)}% done over the last 7 days"
+        if tasks.completion_rate_7_days is not None
+        else "none due in the last 7 days"
+    )
+    overdue = f" · {tasks.overdue_count} open from earlier days" if tasks.overdue_count else ""
+    return f"- Today ({tasks.today.isoformat()}, their time zone): {today} · {rate}{overdue}"
+
+
+def task_item(task: DailyTask, today: date) -> str:
+    """One daily task."""
+    if task.due_date == today:
+        when_due = "today"
+    elif task.due_date is not None:
+        when_due = f"open since {task.due_date.isoformat()}"
+    else:
+        when_due = "no date"
+    state = "done" if task.completed else "open"
+    area = f" · {label_for(task.category)}" if task.category else ""
+    return f"- {when_due}, {state}{area}: {fence(task.title)}"
+
+
+def conversation_item(conversation: ConversationRecency, now: datetime) -> str:
+    """When they last talked with the coach, and how often lately (never what was said)."""
+    parts = []
+    if conversation.last_conversation_at is not None:
+        parts.append(f"- Last conversation {when(conversation.last_conversation_at, now)}")
+    else:
+        parts.append("- Last conversation at an unknown time")
+    if conversation.last_customer_message_at is not None:
+        parts.append(f"their last message {when(conversation.last_customer_message_at, now, with_time=False)}")
+    parts.append(
+        f"{conversation.messages_last_30_days} messages on {conversation.days_with_conversation_last_30_days} "
+        "days in the last 30 days"
+    )
+    return " · ".join(parts)
 
 
 def relative_day(moment: datetime, now: datetime) -> str:
@@ -283,7 +459,7 @@ def entry_item(entry: Entry) -> str:
 def _entry_line(category: str, timestamp: datetime, metrics: tuple[tuple[str, MetricValue], ...]) -> str:
     # Memoised: a context is rendered more than once while it is fitted, and entries repeat across requests.
     values = ", ".join(f"{fmt_key(k)}={fmt_value(v)}" for k, v in metrics) or "(no values)"
-    return f"- {timestamp.strftime('%H:%M')} {LIFE_AREA_LABELS[category]}: {values}"
+    return f"- {timestamp.strftime('%H:%M')} {label_for(category)}: {values}"
 
 
 def clear_caches() -> None:
@@ -300,13 +476,14 @@ def summary_item(summary: EntrySummary) -> str:
     )
     span = f"{fmt_day(summary.from_)}..{fmt_day(summary.to)}"
     noun = "entry" if summary.count == 1 else "entries"
-    return f"- {LIFE_AREA_LABELS[summary.category]}: {summary.count} {noun} {span}" + (f" · {stats}" if stats else "")
+    return f"- {label_for(summary.category)}: {summary.count} {noun} {span}" + (f" · {stats}" if stats else "")
 
 
 def supplement_item(supplement: Supplement) -> str:
     """One supplement on hand."""
     dosage = f" {fence(supplement.dosage)}" if supplement.dosage else ""
-    return f"- {fence(supplement.name)}{dosage}, {supplement.quantity_on_hand} on hand"
+    quantity = "quantity unknown" if supplement.quantity_on_hand is None else f"{supplement.quantity_on_hand} on hand"
+    return f"- {fence(supplement.name)}{dosage}, {quantity}"
 
 
 # Whole context -------------------------------------------------------------------------------------
@@ -360,6 +537,16 @@ def history_appointments(scheduling: SchedulingContext) -> list[Appointment]:
     return [a for a in scheduling.upcoming_appointments if a != scheduling.next_appointment]
 
 
+def commitment_lines(commitments: Commitments, now: datetime) -> list[str]:
+    """The follow-through line, then each pending commitment listed."""
+    return [commitments_item(commitments)] + [commitment_item(c, now) for c in commitments.pending]
+
+
+def task_lines(tasks: DailyTasks) -> list[str]:
+    """The day's summary line, then today's and overdue tasks."""
+    return [tasks_item(tasks)] + [task_item(task, tasks.today) for task in [*tasks.due_today, *tasks.overdue]]
+
+
 def render_sections(ctx: CustomerContext) -> dict[str, list[str]]:
     """Section name → item lines, in display order (notes first), empty sections omitted."""
     now = ctx.retrieved_at
@@ -374,11 +561,15 @@ def render_sections(ctx: CustomerContext) -> dict[str, list[str]]:
         notes.append(freshness_item(ctx.freshness))
     add("notes", notes)
     add("profile", [profile_item(ctx.profile, now)])
+    if ctx.sacred_edge is not None:
+        add("sacredEdge", [sacred_edge_item(ctx.sacred_edge, now)])
+    if ctx.commitments is not None:
+        add("commitments", commitment_lines(ctx.commitments, now))
     add("lifeAreas", [life_area_item(area, now) for area in ctx.life_areas])
     if ctx.spiral_state is not None:
-        spiral = [spiral_item(ctx.spiral_state)]
-        if ctx.spiral_state.completed_challenges:
-            spiral.append(challenges_item(ctx.spiral_state.completed_challenges))
+        spiral = [spiral_item(ctx.spiral_state, now)]
+        if ctx.spiral_state.completed_challenges or ctx.spiral_state.completed_challenge_count:
+            spiral.append(challenges_item(ctx.spiral_state))
         add("spiral", spiral)
     scheduling = ctx.scheduling_context
     if scheduling is not None:
@@ -387,9 +578,16 @@ def render_sections(ctx: CustomerContext) -> dict[str, list[str]]:
     if crm is not None:
         add("crm", [crm_item(crm, now)] + [ticket_item(ticket, now) for ticket in crm.tickets])
     add("coachActions", [coach_action_item(action, now) for action in ctx.coach_actions])
+    add("suggestions", [suggestion_item(s, now) for s in ctx.enhanced_suggestions])
+    add("patterns", [pattern_item(p, now) for p in ctx.patterns])
+    add("wins", [win_item(w, now) for w in ctx.wins])
+    if ctx.daily_tasks is not None:
+        add("dailyTasks", task_lines(ctx.daily_tasks))
     add("recentEntries", entry_lines(ctx.recent_entries, now))
     add("entrySummaries", [summary_item(summary) for summary in ctx.entry_summaries])
     add("supplements", [supplement_item(supplement) for supplement in ctx.supplements])
+    if ctx.conversation is not None:
+        add("conversation", [conversation_item(ctx.conversation, now)])
     if scheduling is not None:
         add(
             "history",

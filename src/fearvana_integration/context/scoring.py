@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import fmean
 
-from fearvana_integration.context.goals import METRIC_DIRECTIONS, Direction, direction_of
 from fearvana_integration.domain.customer import MetricValue, Trend
+from fearvana_integration.domain.life_areas import METRIC_DIRECTIONS, Direction, direction_of
 
 SCORING_WINDOW = timedelta(days=7)
 TREND_THRESHOLD_POINTS = 5.0

@@ -9,6 +9,15 @@ from uuid import UUID
 from pydantic import PrivateAttr
 
 from fearvana_integration.domain.base import DomainModel, UtcDateTime
+from fearvana_integration.domain.coaching import (
+    Commitments,
+    ConversationRecency,
+    DailyTasks,
+    EnhancedSuggestion,
+    Pattern,
+    SacredEdge,
+    Win,
+)
 from fearvana_integration.domain.crm import CRMContext
 from fearvana_integration.domain.customer import (
     CoachAction,
@@ -32,6 +41,7 @@ NoteCode = Literal[
     "preparation_due",
     "not_in_crm",
     "capability_missing",
+    "data_unreadable",
 ]
 SourceStatus = Literal["fresh", "stale", "unavailable", "disabled"]
 
@@ -90,12 +100,19 @@ class CustomerContext(DomainModel):
     token_count: int
     max_tokens: int
     profile: Profile
+    sacred_edge: SacredEdge | None = None
+    commitments: Commitments | None = None
     life_areas: list[LifeArea]
     recent_entries: list[Entry]
     entry_summaries: list[EntrySummary] = []
     spiral_state: SpiralState | None
     coach_actions: list[CoachAction]
+    enhanced_suggestions: list[EnhancedSuggestion] = []
+    patterns: list[Pattern] = []
+    wins: list[Win] = []
+    daily_tasks: DailyTasks | None = None
     supplements: list[Supplement] = []
+    conversation: ConversationRecency | None = None
     crm_context: CRMContext | None = None
     scheduling_context: SchedulingContext | None = None
     freshness: dict[str, SourceFreshness] = {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from fearvana_integration.domain.base import DomainModel, UtcDateTime
 
 HealthState = Literal["healthy", "degraded", "unhealthy"]
@@ -20,6 +22,9 @@ class ServiceHealth(DomainModel):
     backend: str | None = None
     error: str | None = None
     checked_at: UtcDateTime | None = None
+    schema_: Literal["ok", "mismatch"] | None = Field(
+        default=None, alias="schema", description="The customer store only: the app's tables as this project reads them"
+    )
 
 
 class BreakerStatus(DomainModel):

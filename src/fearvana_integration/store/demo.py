@@ -1,9 +1,12 @@
-"""Deterministic, realistic demo customers (``db seed-demo``): the six scenario customers of SPEC §11
-and as many generated ones as asked for.
+"""Deterministic, realistic demo customers (``db seed-demo``): the six scenario customers and as many
+generated ones as asked for, written the way the Fearvana app writes them.
 
-Every value comes from ``random.Random(f"demo:{seed}:{email}")`` and every id from ``uuid5``, so a
-rerun writes the same customers (timestamps move with ``now``). Seeding is idempotent: a customer's
-old rows are deleted before the new ones are written, in the same transaction.
+Each customer signs up (``signup.py``: on Postgres through ``auth.users`` and the app's trigger), which
+creates the rows every customer has; then their activity is added and the sign-up rows updated
+(goals, streaks, journey). Every value comes from ``random.Random(f"demo:{seed}:{email}")`` and every
+id we choose from ``uuid5``, so a rerun writes the same customers (timestamps move with ``now``).
+Seeding is idempotent: a customer's old rows are deleted (through the app's cascading foreign keys)
+before the new ones are written, in the same transaction.
 """
 
 from __future__ import annotations
@@ -21,9 +24,19 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from fearvana_integration.context.goals import DEFAULT_GOALS, direction_of
-from fearvana_integration.domain.customer import LIFE_AREA_ORDER
+from fearvana_integration.domain.life_areas import APP_LIFE_AREAS, DEFAULT_GOALS, direction_of
 from fearvana_integration.store import schema as t
+from fearvana_integration.store.demo_coaching import (
+    CHALLENGES,
+    Coaching,
+    catalogue_rows,
+    challenge_id,
+    generated_coaching,
+    scripted_coaching,
+)
+from fearvana_integration.store.signup import NewUser, delete_users, owned_ids, sign_up
+
+LIFE_AREA_ORDER = APP_LIFE_AREAS
 
 # Fixed forever: changing it would give the demo emails new ids, and reseeding an existing
 # database would then collide with the old rows on profiles.email.
@@ -80,10 +93,6 @@ _TIME_ZONES = (
 )  # fmt: skip
 _QUIET_HOURS = ((time(22), time(7)), (time(21, 30), time(6, 30)), (time(23), time(8)))
 _LEVELS = ("beige", "purple", "red", "blue", "orange", "green", "yellow", "turquoise")
-_CHALLENGES = (
-    "cold-shower-7d", "digital-sunset", "gratitude-week", "hard-conversation", "sacred-edge-journal",
-    "no-sugar-14d", "savings-sprint", "phone-free-dinner", "breathwork-10d", "early-riser",
-)  # fmt: skip
 
 _INTEGER_METRICS = frozenset(
     {"meditation_minutes", "gratitude_entries", "goal_progress", "communication_score", "net_worth", "weight",
@@ -106,8 +115,7 @@ _SUGGESTIONS: dict[str, tuple[str, ...]] = {
     "fitness": ("Take a 20-minute walk after lunch.", "Add one strength session this week."),
     "health": ("Keep a fixed bedtime on weeknights.", "Swap the afternoon coffee for water."),
     "skill_building": ("Block 30 minutes for the course tomorrow.", "Finish one module before Friday."),
-    "peace": ("Try box breathing when stress rises.", "Spend 15 minutes outside without your phone."),
-    "fun_joy": ("Call a friend you have not seen in a while.", "Schedule one thing just for fun."),
+    "fun_joy": ("Try box breathing when stress rises.", "Call a friend you have not seen in a while."),
 }
 _LONG_SENTENCES = (
     "Your Sacred Edge experiment this week: notice the moment you want to avoid the difficult conversation, "
@@ -128,7 +136,7 @@ _JOURNAL = (
 )
 _SUPPLEMENTS: dict[str, dict[str, Any]] = {
     "Magnesium": {"amount": 200, "unit": "mg", "timing": "nightly"},
-    "Vitamin D": {"amount": 2000, "unit": "IU", "timing": "morning"},
+    "Vitamin D": {"dosage": "5000 IU", "timing": "morning"},  # the key the app itself reads
     "Omega-3": {"amount": 1, "unit": "capsule", "timing": "with lunch"},
     "Creatine": {"amount": 5, "unit": "g", "timing": "daily"},
     "Zinc": {"amount": 15, "unit": "mg", "timing": "evening"},
@@ -307,37 +315,56 @@ class _Rows:
         self.by_table.setdefault(table, []).append(values)
 
 
+@dataclass
+class _Customer:
+    """One customer's sign-up, the updates to their sign-up rows, and their activity rows."""
+
+    user: NewUser
+    seeded: SeededCustomer
+    profile: dict[str, Any]
+    goals: dict[str, dict[str, Any]] = field(default_factory=dict)  # category → goal_jsonb, when not the default
+    streaks: dict[str, dict[str, Any]] = field(default_factory=dict)  # category → streak values
+    journey: dict[str, Any] | None = None
+    progress: dict[str, Any] | None = None
+    rows: _Rows = field(default_factory=lambda: _Rows())
+
+
 def _customer_rows(
-    spec: DemoCustomerSpec, now: datetime, seed: int, rows: _Rows, prefs: sa.Table, mean_entries: float | None
-) -> SeededCustomer:
+    spec: DemoCustomerSpec, now: datetime, seed: int, prefs: sa.Table, mean_entries: float | None
+) -> _Customer:
     rng = random.Random(f"demo:{seed}:{spec.email}")
     scripted = _scenario_plan(spec.email)
     plan = scripted or _generated_plan(rng, mean_entries)
     cid = demo_customer_id(spec.email)
+    rows = _Rows()
 
-    def rid(table: sa.Table, index: int) -> uuid.UUID:
-        return uuid.uuid5(cid, f"{table.name}:{index}")
+    def rid(table: sa.Table | str, index: int) -> uuid.UUID:
+        return uuid.uuid5(cid, f"{table if isinstance(table, str) else table.name}:{index}")
 
     created = now - timedelta(days=plan.created_days, hours=rng.uniform(0, 12))
     active_at = max(created, now - timedelta(days=plan.newest_days)) if plan.span_days else created
-    rows.add(t.profiles, id=cid, email=spec.email, display_name=spec.display_name, avatar_url=None,
-             created_at=created, updated_at=active_at)  # fmt: skip
+    customer = _Customer(
+        user=NewUser(cid, spec.email, spec.display_name, created),
+        seeded=SeededCustomer(cid, spec.email, spec.display_name, spec.scenario, 0),
+        profile={"created_at": created, "updated_at": active_at},
+        rows=rows,
+    )
     if plan.prefs is not None:
         zone, opt_in, frequency, quiet = plan.prefs
         rows.add(prefs, profile_id=cid, time_zone=zone, email_opt_in=opt_in, email_frequency=frequency,
                  quiet_hours_start=quiet[0] if quiet else None, quiet_hours_end=quiet[1] if quiet else None,
                  updated_at=created)  # fmt: skip
 
-    level_ids: dict[str, uuid.UUID] = {}
     goals: dict[str, dict[str, float]] = {}
-    for index, category in enumerate(LIFE_AREA_ORDER):
+    for category in LIFE_AREA_ORDER:
         goal = goals[category] = dict(DEFAULT_GOALS[category])
         if plan.span_days and rng.random() < 0.2:
             name = rng.choice(list(goal))
             goal[name] = _personalised(name, goal[name], rng)
-        level_ids[category] = rid(t.life_levels, index)
-        rows.add(t.life_levels, id=level_ids[category], profile_id=cid, category=category, goal_jsonb=goal,
-                 created_at=created, updated_at=created)  # fmt: skip
+            customer.goals[category] = dict(goal)
+    if spec.email == "demo@fearvana.local":
+        # The app also keeps the goal in the customer's words beside the numbers.
+        customer.goals["fitness"] = {**goals["fitness"], "description": "Run a half marathon in the spring"}
 
     # How close this customer usually gets to each goal, which side of a weight target they are on, and
     # how each area drifts over the period (around the customer's overall trend).
@@ -361,17 +388,25 @@ def _customer_rows(
         }  # fmt: skip
         if rng.random() < 0.03:
             metric["mood"] = rng.randint(3, 10)  # outside every goal: shown, never scored
-        elif not plan.canary and category in ("mindset_maturity", "peace") and rng.random() < 0.03:
+        elif not plan.canary and category in ("mindset_maturity", "fun_joy") and rng.random() < 0.03:
             metric["journal"] = rng.choice(_JOURNAL)
-        rows.add(t.entries, id=rid(t.entries, entry_count), level_id=level_ids[category], ts=stamp, metric=metric,
+        rows.add(t.entries, id=rid(t.entries, entry_count), _category=category, ts=stamp, metric=metric,
                  created_at=stamp)  # fmt: skip
         last_seen[category] = max(stamp, last_seen.get(category, stamp))
         entry_count += 1
     if plan.canary:
         stamp = now - timedelta(days=1, hours=3)
-        rows.add(t.entries, id=rid(t.entries, entry_count), level_id=level_ids["mindset_maturity"], ts=stamp,
+        rows.add(t.entries, id=rid(t.entries, entry_count), _category="mindset_maturity", ts=stamp,
                  metric={"journal": CANARY, "goal_progress": 72}, created_at=stamp)  # fmt: skip
         entry_count += 1
+        # Real rows the app's schema allows: an entry whose time is NULL (created_at tells when), and one
+        # whose metric is not an object (the context reports it as unreadable, never shows its content).
+        stamp = now - timedelta(days=2, hours=5)
+        rows.add(t.entries, id=rid(t.entries, entry_count), _category="health", ts=None,
+                 metric={"sleep_hours": 6.5}, created_at=stamp)  # fmt: skip
+        rows.add(t.entries, id=rid(t.entries, entry_count + 1), _category="health", ts=stamp,
+                 metric=["sleep_hours", 7], created_at=stamp)  # fmt: skip
+        entry_count += 2
 
     action_days = min(plan.action_days, plan.created_days - plan.newest_days - 0.5)
     for index in range(plan.actions):
@@ -381,56 +416,105 @@ def _customer_rows(
         stamp = newest - timedelta(days=rng.uniform(0.1, action_days))
         metadata = {"model": "coach-v2", "source": rng.choice(("daily_review", "weekly_plan", "chat")),
                     "confidence": round(rng.uniform(0.6, 0.95), 2)}  # fmt: skip
-        rows.add(t.coach_actions, id=rid(t.coach_actions, index), level_id=level_ids[category], ts=stamp,
-                 suggestion=text, ai_metadata=metadata, completed=rng.random() < 0.55, created_at=stamp)  # fmt: skip
+        done: bool | None = rng.random() < 0.55
+        if plan.canary and index == 7:
+            done = None  # the app's column is nullable: "unknown", not "not done"
+        rows.add(t.coach_actions, id=rid(t.coach_actions, index), _category=category, ts=stamp,
+                 suggestion=text, ai_metadata=metadata, completed=done, created_at=stamp)  # fmt: skip
 
     for index, (name, quantity) in enumerate(plan.supplements):
-        rows.add(t.supplements, id=rid(t.supplements, index), profile_id=cid, name=name, qty_on_hand=quantity,
-                 dosage_schema=dict(_SUPPLEMENTS[name]))  # fmt: skip
+        qty: int | None = None if plan.canary and name == "Creatine" else quantity
+        rows.add(t.supplements, id=rid(t.supplements, index), profile_id=cid, name=name, qty_on_hand=qty,
+                 dosage_schema=dict(_SUPPLEMENTS[name]), created_at=created, updated_at=created)  # fmt: skip
 
     if plan.spiral is not None:
         level, step, step_progress = plan.spiral
-        assessed = now - timedelta(days=rng.uniform(0.5, min(60, plan.created_days)))
-        rows.add(t.spiral_journey_states, id=rid(t.spiral_journey_states, 0), profile_id=cid, current_step=step,
-                 step_progress=step_progress, readiness_score=rng.randrange(40, 100), readiness_assessed_at=assessed,
-                 updated_at=active_at)  # fmt: skip
-        rows.add(t.spiral_progress, id=rid(t.spiral_progress, 0), profile_id=cid, current_level=level,
-                 progress_in_level=step_progress, unlocked_levels=list(_LEVELS[: _LEVELS.index(level) + 1]),
-                 updated_at=active_at)  # fmt: skip
+        customer.journey = {"current_step": step, "step_progress": step_progress}
+        customer.progress = {"current_level": level, "progress_in_level": step_progress,
+                             "unlocked_levels": list(_LEVELS[: _LEVELS.index(level) + 1])}  # fmt: skip
         for index, amount in enumerate(_split(plan.xp, max(1, plan.xp // 60), rng)):
             rows.add(t.spiral_xp_log, id=rid(t.spiral_xp_log, index), profile_id=cid, xp_amount=amount,
-                     xp_type=rng.choice(("entry", "challenge", "streak", "milestone")), spiral_level=level,
+                     xp_type=rng.choice(("foundation", "growth_edge", "integration", "mastery")),
+                     source_type=rng.choice(("challenge", "daily_task", "milestone")), spiral_level=level,
                      created_at=now - timedelta(days=rng.uniform(0, plan.created_days)))  # fmt: skip
         for index in range(plan.challenges):
-            challenge = _CHALLENGES[index % len(_CHALLENGES)]
-            if index >= len(_CHALLENGES):
-                challenge += f"-{index // len(_CHALLENGES) + 1}"
+            slug = CHALLENGES[index % len(CHALLENGES)][0]
+            completed = now - timedelta(days=rng.uniform(0.5, min(365, plan.created_days)))
             rows.add(t.challenge_completions, id=rid(t.challenge_completions, index), profile_id=cid,
-                     challenge_id=challenge, xp_earned=rng.choice((25, 50, 75, 100)),
-                     completed_at=now - timedelta(days=rng.uniform(0.5, min(365, plan.created_days))))  # fmt: skip
+                     challenge_id=challenge_id(slug), xp_earned=rng.choice((25, 50, 75, 100)),
+                     completed_at=completed, created_at=completed)  # fmt: skip
 
     if entry_count:
-        for index, category in enumerate(LIFE_AREA_ORDER):
+        for category in LIFE_AREA_ORDER:
             last = last_seen.get(category)
             current = 0
             if last is not None and (now.date() - last.date()).days <= 1:
                 # A rate of 1+/day logs on every day of the span, so the streak is the whole span.
                 current = plan.span_days if plan.rates.get(category, 0) >= 1 else rng.randint(1, 6)
-            rows.add(t.streaks, id=rid(t.streaks, index), profile_id=cid, category=category, current_streak=current,
-                     longest_streak=max(current, 1) + rng.randrange(0, 40),
-                     last_activity_date=last.date() if last else None)  # fmt: skip
-    return SeededCustomer(cid, spec.email, spec.display_name, spec.scenario, entry_count)
+            customer.streaks[category] = {"current_streak": current,
+                                          "longest_streak": max(current, 1) + rng.randrange(0, 40),
+                                          "last_activity_date": last.date() if last else None}  # fmt: skip
+
+    coaching = Coaching()
+    if not scripted_coaching(spec.email, now, rng, coaching, CANARY):
+        generated_coaching(now, rng, coaching, bool(plan.span_days), plan.created_days)
+    owner_column = {"daily_tasks": "profile_id", "enhanced_coach_suggestions": "profile_id",
+                    "spiral_assessments": "profile_id"}  # fmt: skip
+    for name, table_rows in coaching.rows.items():
+        table = t.product_metadata.tables[name]
+        for index, values in enumerate(table_rows):
+            rows.add(table, id=rid(name, index), **{owner_column.get(name, "user_id"): cid}, **values)
+    customer.seeded = SeededCustomer(cid, spec.email, spec.display_name, spec.scenario, entry_count)
+    return customer
 
 
-async def _delete(conn: AsyncConnection, ids: list[uuid.UUID], prefs: sa.Table) -> None:
-    levels = sa.select(t.life_levels.c.id).where(t.life_levels.c.profile_id.in_(ids))
-    await conn.execute(sa.delete(t.entries).where(t.entries.c.level_id.in_(levels)))
-    await conn.execute(sa.delete(t.coach_actions).where(t.coach_actions.c.level_id.in_(levels)))
-    for table in (t.life_levels, t.supplements, t.spiral_journey_states, t.spiral_progress, t.challenge_completions,
-                  t.spiral_xp_log, t.streaks):  # fmt: skip
-        await conn.execute(sa.delete(table).where(table.c.profile_id.in_(ids)))
+async def _write(conn: AsyncConnection, backend: str, batch: list[_Customer], prefs: sa.Table) -> None:
+    """Sign the batch up, update their sign-up rows, then add their activity."""
+    ids = [customer.user.id for customer in batch]
     await conn.execute(sa.delete(prefs).where(prefs.c.profile_id.in_(ids)))
-    await conn.execute(sa.delete(t.profiles).where(t.profiles.c.id.in_(ids)))
+    await delete_users(conn, backend, ids)
+    await sign_up(conn, backend, [customer.user for customer in batch])
+    levels = await owned_ids(conn, t.life_levels, ids)
+    streaks = await owned_ids(conn, t.streaks, ids)
+
+    async def update(table: sa.Table, values: list[dict[str, Any]]) -> None:
+        if values:
+            names = [key for key in values[0] if key != "row_id"]
+            statement = (
+                sa.update(table)
+                .where(table.c.id == sa.bindparam("row_id"))
+                .values({name: sa.bindparam(f"new_{name}") for name in names})
+            )
+            await conn.execute(
+                statement, [{"row_id": v["row_id"], **{f"new_{n}": v[n] for n in names}} for v in values]
+            )
+
+    await update(t.profiles, [{"row_id": c.user.id, **c.profile} for c in batch])
+    await update(
+        t.life_levels,
+        [{"row_id": levels[(c.user.id, cat)], "goal_jsonb": goal} for c in batch for cat, goal in c.goals.items()],
+    )
+    await update(
+        t.streaks,
+        [{"row_id": streaks[(c.user.id, cat)], **values} for c in batch for cat, values in c.streaks.items()],
+    )
+    for table, attribute in ((t.spiral_journey_states, "journey"), (t.spiral_progress, "progress")):
+        current = await conn.execute(sa.select(table.c.id, table.c.profile_id).where(table.c.profile_id.in_(ids)))
+        row_ids = {row.profile_id: row.id for row in current}
+        await update(
+            table,
+            [{"row_id": row_ids[c.user.id], **getattr(c, attribute)} for c in batch if getattr(c, attribute)],
+        )
+    for table in (*t.PRODUCT_TABLES, prefs):
+        values = []
+        for customer in batch:
+            for row in customer.rows.by_table.get(table, []):
+                category = row.pop("_category", None)
+                if category is not None:  # rows keyed by their life level: resolved to the sign-up's ids
+                    row["level_id"] = levels[(customer.user.id, category)]
+                values.append(row)
+        if values:
+            await conn.execute(table.insert(), values)
 
 
 async def seed_demo(
@@ -445,34 +529,25 @@ async def seed_demo(
 ) -> list[SeededCustomer]:
     """(Re)create ``count`` demo customers (``ValueError`` outside 6-100,000) and return who they are.
 
-    Each batch of customers is one transaction: their old rows are deleted, then the new ones inserted.
-    ``now`` must be timezone-aware; ``mean_entries`` gives generated customers about that many entries
-    (bulk loads); ``progress(done, total)`` is called after each batch. On Postgres the customers are
-    also added to ``auth.users`` when that table exists (profiles reference it, as in Supabase).
+    Each batch of customers is one transaction: their old rows are deleted, then they sign up and their
+    activity is written. ``now`` must be timezone-aware; ``mean_entries`` gives generated customers
+    about that many entries (bulk loads); ``progress(done, total)`` is called after each batch.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     now = now.astimezone(UTC)
     specs = demo_specs(count)
     prefs = t.project_tables(backend).customer_preferences
-    order = (*t.PRODUCT_TABLES, prefs)
-    auth_users = await _auth_users_table(engine) if backend == "postgres" else None
+    async with engine.begin() as conn:
+        await _write_catalogue(conn, backend, now)
     seeded: list[SeededCustomer] = []
     for start in range(0, len(specs), BATCH_CUSTOMERS):
-        rows = _Rows()
         batch = [
-            _customer_rows(spec, now, seed, rows, prefs, mean_entries)
-            for spec in specs[start : start + BATCH_CUSTOMERS]
+            _customer_rows(spec, now, seed, prefs, mean_entries) for spec in specs[start : start + BATCH_CUSTOMERS]
         ]
         async with engine.begin() as conn:
-            await _delete(conn, [customer.id for customer in batch], prefs)
-            if auth_users is not None:
-                users = [{"id": c.id, "email": c.email} for c in batch]
-                await conn.execute(pg_insert(auth_users).on_conflict_do_nothing(index_elements=["id"]), users)
-            for table in order:
-                if rows.by_table.get(table):
-                    await conn.execute(table.insert(), rows.by_table[table])
-        seeded.extend(batch)
+            await _write(conn, backend, batch, prefs)
+        seeded.extend(customer.seeded for customer in batch)
         if progress is not None:
             progress(len(seeded), len(specs))
     if backend == "postgres":
@@ -483,14 +558,13 @@ async def seed_demo(
     return seeded
 
 
-async def _auth_users_table(engine: AsyncEngine) -> sa.Table | None:
-    async with engine.connect() as conn:
-        exists = (await conn.execute(sa.text("SELECT to_regclass('auth.users') IS NOT NULL"))).scalar_one()
-    if not exists:
-        return None
-    return sa.Table(
-        "users",
-        sa.MetaData(schema="auth"),
-        sa.Column("id", sa.Uuid(as_uuid=True), primary_key=True),
-        sa.Column("email", sa.Text),
-    )
+async def _write_catalogue(conn: AsyncConnection, backend: str, now: datetime) -> None:
+    """The shared growth-challenge catalogue (kept as it is when already there)."""
+    rows = catalogue_rows(now)
+    if backend == "postgres":
+        await conn.execute(pg_insert(t.growth_challenges).on_conflict_do_nothing(index_elements=["id"]), rows)
+        return
+    present = set((await conn.execute(sa.select(t.growth_challenges.c.id))).scalars())
+    missing = [row for row in rows if row["id"] not in present]
+    if missing:
+        await conn.execute(t.growth_challenges.insert(), missing)

@@ -1,19 +1,22 @@
 """Reads of one customer's data, always filtered by that customer, in a fixed number of statements.
 
-:meth:`CustomerStore.load_sections` issues six statements whatever the customer's data size (no N+1):
-levels (with streaks and entry aggregates) and entries (:meth:`~CustomerStore.load_activity`), coach
-actions, supplements, spiral state and completed challenges (:meth:`~CustomerStore.load_journey`).
-The two halves are cached separately, with the TTLs of their data types.
+One read returns a *document* (the profile, the life areas with their entries, and everything else):
+on Postgres one statement, ``integration.customer_document`` (SECURITY INVOKER, so the app's row-level
+security filters it like any query); on the embedded SQLite copy a fixed number of statements per
+section (``sqlite_document.py``), the same whatever the customer's data size. The two halves —
+*activity* (life areas and entries, TTL 2 min) and *journey* (everything else, 5 min) — are cached
+separately and can be refreshed one at a time with the same code as a cold read.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -23,40 +26,89 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from fearvana_integration.errors import CustomerNotFound, StoreUnavailable
 from fearvana_integration.store import schema as t
 from fearvana_integration.store.rows import (
+    ActivityRow,
+    AssessmentRow,
     ChallengeRow,
     CoachActionRow,
+    CommitmentRow,
+    ConversationRow,
     EntryRow,
     LevelRow,
+    PatternRow,
     ProfileRow,
+    SacredEdgeRow,
     SpiralRow,
+    StatusCountRow,
+    SuggestionRow,
     SupplementRow,
+    TaskRow,
+    WinRow,
+    parse_one,
     parse_rows,
 )
+from fearvana_integration.store.sqlite_document import (
+    DocumentLimits,
+    activity_document,
+    journey_document,
+    profile_row,
+)
+from fearvana_integration.store.verify import SchemaReport, check_postgres, check_sqlite
 
 HISTORY_WINDOW = timedelta(days=90)
 SCORING_LOOKBACK = timedelta(days=14)
 MAX_ENTRIES_LOADED = 5000
 MAX_COACH_ACTIONS = 20
 MAX_CHALLENGES = 20
+Sections = Literal["all", "activity", "journey"]
 
 
 @dataclass(frozen=True)
 class ActivitySections:
-    """Life areas (with streaks and entry aggregates) and entries: the fast-changing part (TTL 2 min)."""
+    """Life areas (with streaks) and entries: the fast-changing part (TTL 2 min).
 
+    ``categories`` are the database's life areas (the enum's values); ``entries`` are newest first,
+    each with a known time; ``unreadable`` counts rows that could not be read, per table.
+    """
+
+    categories: list[str]
     levels: list[LevelRow]
     entries: list[EntryRow]
     history_start: datetime
+    unreadable: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CoachingSections:
+    """The app's coaching records of one customer."""
+
+    sacred_edge: SacredEdgeRow | None
+    commitments: list[CommitmentRow]
+    overdue_commitments: int
+    commitment_counts: list[StatusCountRow]
+    patterns: list[PatternRow]
+    pattern_count: int
+    wins: list[WinRow]
+    win_count: int
+    assessments: list[AssessmentRow]
+    tasks: list[TaskRow]
+    suggestions: list[SuggestionRow]
+    suggestion_count: int
+    conversation: ConversationRow
 
 
 @dataclass(frozen=True)
 class JourneySections:
-    """Coach actions, supplements, spiral state and challenges: "other store data" (TTL 5 min)."""
+    """Coach actions, supplements, spiral state, challenges, coaching records, activity times:
+    "other store data" (TTL 5 min)."""
 
     coach_actions: list[CoachActionRow]
     supplements: list[SupplementRow]
     spiral: SpiralRow
     challenges: list[ChallengeRow]
+    challenge_count: int
+    coaching: CoachingSections
+    activity: ActivityRow
+    unreadable: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,16 +119,66 @@ class StoreSections:
     journey: JourneySections
 
 
-def _rows(result: sa.CursorResult[Any]) -> list[dict[str, Any]]:
-    return [dict(row) for row in result.mappings()]
-
-
 @dataclass(frozen=True)
 class CustomerData:
     """Everything the store holds about one customer, read at once (:meth:`CustomerStore.load_all`)."""
 
     profile: ProfileRow
     sections: StoreSections
+
+
+def _activity_from(document: dict[str, Any], history_start: datetime) -> ActivitySections:
+    unreadable: dict[str, int] = {}
+    levels = parse_rows(LevelRow, "life_levels", document.get("levels") or [], unreadable)
+    entries = parse_rows(EntryRow, "entries", document.get("entries") or [], unreadable)
+    for row in parse_rows(EntryRow, "entries", document.get("undated_entries") or [], unreadable):
+        if row.moment is None:
+            unreadable["entries"] = unreadable.get("entries", 0) + 1  # no ts and no created_at: no time at all
+        elif row.moment >= history_start:
+            entries.append(row)
+    entries.sort(key=lambda row: row.moment or history_start, reverse=True)
+    return ActivitySections(
+        categories=[str(c) for c in document.get("categories") or []],
+        levels=levels,
+        entries=entries,
+        history_start=history_start,
+        unreadable=unreadable,
+    )
+
+
+def _journey_from(document: dict[str, Any]) -> JourneySections:
+    unreadable: dict[str, int] = {}
+    spiral = parse_one(SpiralRow, "spiral_progress", document.get("spiral") or {}, unreadable)
+    coaching = CoachingSections(
+        sacred_edge=parse_one(SacredEdgeRow, "user_sacred_edges", document.get("sacred_edge"), unreadable),
+        commitments=parse_rows(CommitmentRow, "user_commitments", document.get("commitments") or [], unreadable),
+        overdue_commitments=int(document.get("overdue_commitments") or 0),
+        commitment_counts=parse_rows(
+            StatusCountRow, "user_commitments", document.get("commitment_counts") or [], unreadable
+        ),
+        patterns=parse_rows(PatternRow, "user_patterns", document.get("patterns") or [], unreadable),
+        pattern_count=int(document.get("pattern_count") or 0),
+        wins=parse_rows(WinRow, "user_wins", document.get("wins") or [], unreadable),
+        win_count=int(document.get("win_count") or 0),
+        assessments=parse_rows(AssessmentRow, "user_spiral_assessments", document.get("assessments") or [], unreadable),
+        tasks=parse_rows(TaskRow, "daily_tasks", document.get("tasks") or [], unreadable),
+        suggestions=parse_rows(
+            SuggestionRow, "enhanced_coach_suggestions", document.get("suggestions") or [], unreadable
+        ),
+        suggestion_count=int(document.get("suggestion_count") or 0),
+        conversation=parse_one(ConversationRow, "akshay_conversations", document.get("conversation") or {}, unreadable)
+        or ConversationRow(),
+    )
+    return JourneySections(
+        coach_actions=parse_rows(CoachActionRow, "coach_actions", document.get("actions") or [], unreadable),
+        supplements=parse_rows(SupplementRow, "supplements", document.get("supplements") or [], unreadable),
+        spiral=spiral or SpiralRow(),
+        challenges=parse_rows(ChallengeRow, "challenge_completions", document.get("challenges") or [], unreadable),
+        challenge_count=int(document.get("challenge_count") or 0),
+        coaching=coaching,
+        activity=parse_one(ActivityRow, "activity", document.get("activity") or {}, unreadable) or ActivityRow(),
+        unreadable=unreadable,
+    )
 
 
 class CustomerStore:
@@ -96,15 +198,19 @@ class CustomerStore:
         self.statement_timeout_ms = statement_timeout_ms
 
     def unavailable(self, error: Exception) -> StoreUnavailable:
-        """A StoreUnavailable that says what to do, without leaking SQL or connection strings."""
+        """A StoreUnavailable that says what happened and what to do: the database's SQL state and a
+        short cause, never SQL text, connection strings or data values."""
         text = str(error)
         if self.backend == "sqlite" and "unable to open database file" in text:
             return StoreUnavailable(
                 "The database file does not exist: run `fearvana-integration db seed-demo` (or `db init`), "
                 "or set DATABASE_URL"
             )
-        if "no such table" in text or ("does not exist" in text and "relation" in text):
-            return StoreUnavailable("The database has no customer tables: run `fearvana-integration db init`")
+        if "no such table" in text or "no such column" in text:
+            return StoreUnavailable(
+                f"The database lacks a table or column the app's schema has ({_cause(error)}): "
+                "run `fearvana-integration db init`"
+            )
         if "permission denied to set role" in text or "must be member of role" in text:
             return StoreUnavailable(
                 "The database user may not switch to role authenticated/service_role: connect as the "
@@ -112,7 +218,17 @@ class CustomerStore:
             )
         if "statement timeout" in text or "canceling statement" in text:
             return StoreUnavailable(f"The customer store did not answer within {self.statement_timeout_ms} ms")
-        return StoreUnavailable(f"Customer store unavailable ({type(error).__name__})")
+        state = _sql_state(error)
+        if state is not None and state.startswith(("42", "22", "23", "2B", "3F")):
+            # Errors in the statement itself (an undefined column or function, a type mismatch): the
+            # database's schema differs from what this project reads.
+            return StoreUnavailable(
+                f"Customer store error (SQL state {state}: {_cause(error)}); "
+                "`fearvana-integration db init` checks the schema and names what differs"
+            )
+        if state is not None:
+            return StoreUnavailable(f"Customer store unavailable (SQL state {state}: {_cause(error)})")
+        return StoreUnavailable(f"Customer store unavailable ({type(error).__name__}: {_cause(error)})")
 
     @asynccontextmanager
     async def transaction(self, subject: UUID | None, *, role: str = "authenticated") -> AsyncIterator[AsyncConnection]:
@@ -146,107 +262,139 @@ class CustomerStore:
         except (SQLAlchemyError, OSError) as error:
             raise self.unavailable(error) from error
 
+    async def check_schema(self) -> SchemaReport:
+        """Compare the app's tables with what this project reads (``supabase.schema`` in health)."""
+        try:
+            async with self.engine.connect() as conn:
+                if self.backend == "postgres":
+                    return await check_postgres(conn)
+                return await check_sqlite(conn)
+        except (SQLAlchemyError, OSError) as error:
+            raise self.unavailable(error) from error
+
     async def find_profile(self, reference: UUID | str, *, subject: UUID | None = None) -> ProfileRow:
         """The profile (with preferences) by UUID or email; CustomerNotFound when there is none.
 
         By UUID the read runs as that customer (or as ``subject``, for isolation tests). By email it
         runs as ``service_role`` and returns the one matching profile: the CLI's lookup path.
         """
-        prefs = self.tables.customer_preferences
-        query = sa.select(
-            t.profiles.c.id,
-            t.profiles.c.email,
-            t.profiles.c.display_name,
-            t.profiles.c.avatar_url,
-            t.profiles.c.created_at,
-            prefs.c.time_zone,
-            prefs.c.email_opt_in,
-            prefs.c.email_frequency,
-            prefs.c.quiet_hours_start,
-            prefs.c.quiet_hours_end,
-        ).select_from(t.profiles.outerjoin(prefs, prefs.c.profile_id == t.profiles.c.id))
         if isinstance(reference, UUID):
-            query = query.where(t.profiles.c.id == reference)
+            condition = t.profiles.c.id == reference
             transaction = self.transaction(subject or reference)
         else:
-            query = query.where(sa.func.lower(t.profiles.c.email) == reference.strip().lower())
+            condition = sa.func.lower(t.profiles.c.email) == reference.strip().lower()
             transaction = self.transaction(None, role="service_role")
         async with transaction as conn:
-            rows = _rows(await conn.execute(query))
-        parsed = parse_rows(ProfileRow, "profiles", rows)
-        if not parsed:
+            row = await profile_row(conn, condition, self.tables.customer_preferences)
+        profile = parse_one(ProfileRow, "profiles", row, {})
+        if profile is None:
             raise CustomerNotFound(str(reference))
-        return parsed[0]
+        return profile
 
     async def load_sections(self, profile_id: UUID, now: datetime) -> StoreSections:
-        """Every store section of one customer (see module docstring for the statement count)."""
-        return StoreSections(await self.load_activity(profile_id, now), await self.load_journey(profile_id))
+        """Every store section of one customer (both halves)."""
+        return StoreSections(await self.load_activity(profile_id, now), await self.load_journey(profile_id, now))
 
     async def load_all(self, profile_id: UUID, now: datetime, *, subject: UUID | None = None) -> CustomerData:
-        """Profile and every section at once: one data statement on Postgres (a SECURITY INVOKER function
-        that row-level security filters like any query), seven on SQLite."""
-        if self.backend != "postgres":
-            profile = await self.find_profile(profile_id, subject=subject)
-            return CustomerData(profile, await self.load_sections(profile_id, now))
-        history_start = now - HISTORY_WINDOW
+        """Profile and every section at once: one data statement on Postgres, a few per section on SQLite."""
+        limits = _limits(now)
         async with self.transaction(subject or profile_id) as conn:
-            raw = (
-                await conn.execute(
-                    _CONTEXT_DATA,
-                    {
-                        "profile": profile_id,
-                        "history_start": history_start,
-                        "lookback": SCORING_LOOKBACK,
-                        "max_entries": MAX_ENTRIES_LOADED,
-                        "max_actions": MAX_COACH_ACTIONS,
-                        "max_challenges": MAX_CHALLENGES,
-                    },
-                )
-            ).scalar_one()
-        data = raw if isinstance(raw, dict) else json.loads(raw)
-        profiles = parse_rows(ProfileRow, "profiles", [data["profile"]] if data.get("profile") else [])
-        if not profiles:
+            if self.backend == "postgres":
+                document = await self._document(conn, profile_id, "all", limits)
+                profile_doc = document.get("profile")
+            else:
+                profile_doc = await profile_row(conn, t.profiles.c.id == profile_id, self.tables.customer_preferences)
+                document = {}
+                if profile_doc is not None:
+                    document = {
+                        **await activity_document(conn, profile_id, limits),
+                        **await journey_document(conn, profile_id, limits),
+                    }
+        profile = parse_one(ProfileRow, "profiles", profile_doc, {})
+        if profile is None:
             raise CustomerNotFound(str(profile_id))
-        spiral = parse_rows(SpiralRow, "spiral_progress", [data.get("spiral") or {}])
         return CustomerData(
-            profile=profiles[0],
-            sections=StoreSections(
-                ActivitySections(
-                    levels=parse_rows(LevelRow, "life_levels", data.get("levels") or []),
-                    entries=parse_rows(EntryRow, "entries", data.get("entries") or []),
-                    history_start=history_start,
-                ),
-                JourneySections(
-                    coach_actions=parse_rows(CoachActionRow, "coach_actions", data.get("actions") or []),
-                    supplements=parse_rows(SupplementRow, "supplements", data.get("supplements") or []),
-                    spiral=spiral[0] if spiral else SpiralRow(),
-                    challenges=parse_rows(ChallengeRow, "challenge_completions", data.get("challenges") or []),
-                ),
-            ),
+            profile=profile,
+            sections=StoreSections(_activity_from(document, limits.history_start), _journey_from(document)),
         )
 
     async def load_activity(self, profile_id: UUID, now: datetime, *, subject: UUID | None = None) -> ActivitySections:
-        """Life areas and entries: two statements."""
+        """Life areas and entries."""
+        limits = _limits(now)
         async with self.transaction(subject or profile_id) as conn:
-            levels = parse_rows(LevelRow, "life_levels", _rows(await conn.execute(_levels_query(profile_id))))
-            history_start = now - HISTORY_WINDOW
-            query = _entries_query(profile_id, levels, history_start)
-            entries = parse_rows(EntryRow, "entries", _rows(await conn.execute(query)))
-        return ActivitySections(levels=levels, entries=entries, history_start=history_start)
+            if self.backend == "postgres":
+                document = await self._document(conn, profile_id, "activity", limits)
+            else:
+                document = await activity_document(conn, profile_id, limits)
+        return _activity_from(document, limits.history_start)
 
-    async def load_journey(self, profile_id: UUID, *, subject: UUID | None = None) -> JourneySections:
-        """Coach actions, supplements, spiral state, challenges: four statements."""
+    async def load_journey(self, profile_id: UUID, now: datetime, *, subject: UUID | None = None) -> JourneySections:
+        """Coach actions, supplements, spiral state, challenges, coaching records, activity times."""
+        limits = _limits(now)
         async with self.transaction(subject or profile_id) as conn:
-            actions = _rows(await conn.execute(_coach_actions_query(profile_id)))
-            supplements = _rows(await conn.execute(_supplements_query(profile_id)))
-            spiral = parse_rows(SpiralRow, "spiral_progress", _rows(await conn.execute(_spiral_query(profile_id))))
-            challenges = _rows(await conn.execute(_challenges_query(profile_id)))
-        return JourneySections(
-            coach_actions=parse_rows(CoachActionRow, "coach_actions", actions),
-            supplements=parse_rows(SupplementRow, "supplements", supplements),
-            spiral=spiral[0] if spiral else SpiralRow(),
-            challenges=parse_rows(ChallengeRow, "challenge_completions", challenges),
-        )
+            if self.backend == "postgres":
+                document = await self._document(conn, profile_id, "journey", limits)
+            else:
+                document = await journey_document(conn, profile_id, limits)
+        return _journey_from(document)
+
+    async def _document(
+        self, conn: AsyncConnection, profile_id: UUID, sections: Sections, limits: DocumentLimits
+    ) -> dict[str, Any]:
+        raw = (
+            await conn.execute(
+                _DOCUMENT,
+                {
+                    "profile": profile_id,
+                    "sections": sections,
+                    "now": limits.now,
+                    "history_start": limits.history_start,
+                    "lookback": limits.scoring_lookback,
+                    "max_entries": limits.max_entries,
+                    "max_actions": limits.max_actions,
+                    "max_challenges": limits.max_challenges,
+                },
+            )
+        ).scalar_one()
+        document: dict[str, Any] = raw if isinstance(raw, dict) else json.loads(raw)
+        return document
+
+
+def _limits(now: datetime) -> DocumentLimits:
+    return DocumentLimits(
+        now=now,
+        history_start=now - HISTORY_WINDOW,
+        scoring_lookback=SCORING_LOOKBACK,
+        max_entries=MAX_ENTRIES_LOADED,
+        max_actions=MAX_COACH_ACTIONS,
+        max_challenges=MAX_CHALLENGES,
+    )
+
+
+def _sql_state(error: BaseException) -> str | None:
+    """The SQLSTATE of a database error, wherever the driver put it."""
+    for candidate in (error, getattr(error, "orig", None), getattr(error, "__cause__", None)):
+        if candidate is None:
+            continue
+        for attribute in ("sqlstate", "pgcode"):
+            value = getattr(candidate, attribute, None)
+            if isinstance(value, str) and len(value) == 5:
+                return value
+    return None
+
+
+_QUOTED_VALUE = re.compile(r'(: |=)"[^"]*"')
+_DETAIL = re.compile(r"\n.*$|\[SQL:.*$|\(Background on this error.*$", re.S)
+
+
+def _cause(error: BaseException) -> str:
+    """The database's own one-line message, without SQL text or quoted values (which may be data)."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip()
+    text = re.sub(r"^<class '[^']+'>: ", "", text)
+    text = _DETAIL.sub("", text)
+    text = _QUOTED_VALUE.sub(lambda match: f'{match.group(1)}"…"', text)
+    return text[:200] or type(error).__name__
 
 
 # One statement sets up the transaction: the role, the customer's claims (what auth.uid() reads),
@@ -255,128 +403,7 @@ _SETUP = sa.text(
     "SELECT set_config('role', :role, true), set_config('request.jwt.claims', :claims, true), "
     "set_config('TimeZone', 'UTC', true), set_config('statement_timeout', :timeout, true)"
 )
-_CONTEXT_DATA = sa.text(
-    "SELECT integration.customer_context_data(:profile, :history_start, :lookback, :max_entries, "
+_DOCUMENT = sa.text(
+    "SELECT integration.customer_document(:profile, :sections, :now, :history_start, :lookback, :max_entries, "
     ":max_actions, :max_challenges)"
 )
-
-
-def _levels_query(profile_id: UUID) -> sa.Select[Any]:
-    own_levels = sa.select(t.life_levels.c.id).where(t.life_levels.c.profile_id == profile_id)
-    aggregates = (
-        sa.select(
-            t.entries.c.level_id,
-            sa.func.count().label("entry_count"),
-            sa.func.max(t.entries.c.ts).label("last_entry_at"),
-        )
-        .where(t.entries.c.level_id.in_(own_levels))
-        .group_by(t.entries.c.level_id)
-        .subquery("agg")
-    )
-    return (
-        sa.select(
-            t.life_levels.c.id,
-            t.life_levels.c.category,
-            t.life_levels.c.goal_jsonb,
-            t.life_levels.c.updated_at,
-            t.streaks.c.current_streak,
-            t.streaks.c.longest_streak,
-            t.streaks.c.last_activity_date,
-            sa.func.coalesce(aggregates.c.entry_count, 0).label("entry_count"),
-            sa.type_coerce(aggregates.c.last_entry_at, t.UtcTimestamp).label("last_entry_at"),
-        )
-        .select_from(
-            t.life_levels.outerjoin(
-                t.streaks,
-                sa.and_(
-                    t.streaks.c.profile_id == t.life_levels.c.profile_id,
-                    t.streaks.c.category == sa.cast(t.life_levels.c.category, sa.Text),
-                ),
-            ).outerjoin(aggregates, aggregates.c.level_id == t.life_levels.c.id)
-        )
-        .where(t.life_levels.c.profile_id == profile_id)
-    )
-
-
-def _entries_query(profile_id: UUID, levels: list[LevelRow], history_start: datetime) -> sa.Select[Any]:
-    # Everything in the history window, plus each older area's scoring window (its last 14 days of
-    # activity), so an inactive customer still gets a score: at most 8 extra conditions, one statement.
-    windows = [t.entries.c.ts >= history_start]
-    for level in levels:
-        if level.last_entry_at is not None and level.last_entry_at - SCORING_LOOKBACK < history_start:
-            windows.append(
-                sa.and_(t.entries.c.level_id == level.id, t.entries.c.ts >= level.last_entry_at - SCORING_LOOKBACK)
-            )
-    return (
-        sa.select(t.entries.c.id, t.entries.c.level_id, t.life_levels.c.category, t.entries.c.ts, t.entries.c.metric)
-        .select_from(t.entries.join(t.life_levels, t.life_levels.c.id == t.entries.c.level_id))
-        .where(t.life_levels.c.profile_id == profile_id, sa.or_(*windows))
-        .order_by(t.entries.c.ts.desc(), t.entries.c.id)
-        .limit(MAX_ENTRIES_LOADED)
-    )
-
-
-def _coach_actions_query(profile_id: UUID) -> sa.Select[Any]:
-    newest = sa.func.coalesce(t.coach_actions.c.ts, t.coach_actions.c.created_at)
-    return (
-        sa.select(
-            t.coach_actions.c.id,
-            t.life_levels.c.category,
-            t.coach_actions.c.ts,
-            t.coach_actions.c.created_at,
-            t.coach_actions.c.suggestion,
-            t.coach_actions.c.completed,
-            t.coach_actions.c.ai_metadata,
-        )
-        .select_from(t.coach_actions.join(t.life_levels, t.life_levels.c.id == t.coach_actions.c.level_id))
-        .where(t.life_levels.c.profile_id == profile_id)
-        .order_by(newest.desc(), t.coach_actions.c.id)
-        .limit(MAX_COACH_ACTIONS)
-    )
-
-
-def _supplements_query(profile_id: UUID) -> sa.Select[Any]:
-    return (
-        sa.select(t.supplements.c.id, t.supplements.c.name, t.supplements.c.qty_on_hand, t.supplements.c.dosage_schema)
-        .where(t.supplements.c.profile_id == profile_id, t.supplements.c.qty_on_hand > 0)
-        .order_by(t.supplements.c.name)
-    )
-
-
-def _spiral_query(profile_id: UUID) -> sa.Select[Any]:
-    total_xp = (
-        sa.select(sa.func.coalesce(sa.func.sum(t.spiral_xp_log.c.xp_amount), 0))
-        .where(t.spiral_xp_log.c.profile_id == profile_id)
-        .scalar_subquery()
-    )
-    journey = (
-        sa.select(t.spiral_journey_states.c.current_step, t.spiral_journey_states.c.step_progress)
-        .where(t.spiral_journey_states.c.profile_id == profile_id)
-        .subquery("journey")
-    )
-    progress = (
-        sa.select(t.spiral_progress.c.current_level)
-        .where(t.spiral_progress.c.profile_id == profile_id)
-        .subquery("progress")
-    )
-    return (
-        sa.select(
-            journey.c.current_step,
-            journey.c.step_progress,
-            progress.c.current_level,
-            total_xp.label("total_xp"),
-        )
-        .select_from(t.profiles)
-        .outerjoin(journey, sa.true())
-        .outerjoin(progress, sa.true())
-        .where(t.profiles.c.id == profile_id)
-    )
-
-
-def _challenges_query(profile_id: UUID) -> sa.Select[Any]:
-    return (
-        sa.select(t.challenge_completions.c.challenge_id, t.challenge_completions.c.completed_at)
-        .where(t.challenge_completions.c.profile_id == profile_id)
-        .order_by(t.challenge_completions.c.completed_at.desc(), t.challenge_completions.c.id)
-        .limit(MAX_CHALLENGES)
-    )

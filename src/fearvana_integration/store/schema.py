@@ -1,7 +1,7 @@
 """Table definitions for both dialects.
 
-The product's tables (SUPABASE.md) keep their Supabase names and columns, so the same query code reads
-the embedded SQLite copy and a real Supabase Postgres. The project's own tables live in schema
+The Fearvana app's tables keep their Supabase names, columns, types and nullability, so the same query
+code reads the embedded SQLite copy and a real Supabase Postgres. The project's own tables live in schema
 ``integration`` on Postgres and carry the prefix ``integration_`` on SQLite (which has no schemas).
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
-from fearvana_integration.domain.customer import LIFE_AREA_ORDER
+from fearvana_integration.domain.life_areas import APP_LIFE_AREAS
 
 
 class UtcTimestamp(sa.types.TypeDecorator[datetime]):
@@ -44,13 +44,27 @@ class UtcTimestamp(sa.types.TypeDecorator[datetime]):
 
 JSONB: sa.types.TypeEngine[Any] = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 TEXT_ARRAY: sa.types.TypeEngine[Any] = sa.JSON().with_variant(postgresql.ARRAY(sa.Text()), "postgresql")
-LIFE_LEVEL_CATEGORY: sa.types.TypeEngine[Any] = sa.String(32).with_variant(
-    postgresql.ENUM(*LIFE_AREA_ORDER, name="life_level_category", create_type=False), "postgresql"
+# The enum's values are read from the database (``enum_range``); the type here only names it, so
+# comparisons in queries bind as the enum, never as text.
+LIFE_LEVEL_CATEGORY: sa.types.TypeEngine[Any] = sa.String(64).with_variant(
+    postgresql.ENUM(*APP_LIFE_AREAS, name="life_level_category", create_type=False), "postgresql"
 )
 UUID = sa.Uuid(as_uuid=True)
 
 product_metadata = sa.MetaData()
 
+
+def _owner(column: str = "profile_id") -> sa.Column[Any]:
+    return sa.Column(column, UUID, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False)
+
+
+def _stamps(*names: str) -> list[sa.Column[Any]]:
+    return [sa.Column(name, UtcTimestamp) for name in names]
+
+
+# The Fearvana app's tables, with its nullability: a column declared with a default but
+# without NOT NULL can hold NULL in real rows. Only tables the context reads are mirrored here; the
+# local Supabase copy (sql/fearvana_app.sql) creates the rest as well.
 profiles = sa.Table(
     "profiles",
     product_metadata,
@@ -58,19 +72,17 @@ profiles = sa.Table(
     sa.Column("email", sa.Text, nullable=False, unique=True),
     sa.Column("display_name", sa.Text),
     sa.Column("avatar_url", sa.Text),
-    sa.Column("created_at", UtcTimestamp, nullable=False),
-    sa.Column("updated_at", UtcTimestamp),
+    *_stamps("created_at", "updated_at"),
 )
 
 life_levels = sa.Table(
     "life_levels",
     product_metadata,
     sa.Column("id", UUID, primary_key=True),
-    sa.Column("profile_id", UUID, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False),
+    _owner(),
     sa.Column("category", LIFE_LEVEL_CATEGORY, nullable=False),
-    sa.Column("goal_jsonb", JSONB),
-    sa.Column("created_at", UtcTimestamp),
-    sa.Column("updated_at", UtcTimestamp),
+    sa.Column("goal_jsonb", JSONB, nullable=False, server_default="{}"),
+    *_stamps("created_at", "updated_at"),
     sa.UniqueConstraint("profile_id", "category", name="life_levels_profile_id_category_key"),
 )
 
@@ -79,10 +91,11 @@ entries = sa.Table(
     product_metadata,
     sa.Column("id", UUID, primary_key=True),
     sa.Column("level_id", UUID, sa.ForeignKey("life_levels.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("ts", UtcTimestamp, nullable=False),
-    sa.Column("metric", JSONB),
+    sa.Column("ts", UtcTimestamp),
+    sa.Column("metric", JSONB, nullable=False, server_default="{}"),
     sa.Column("created_at", UtcTimestamp),
-    sa.Index("entries_level_id_ts_idx", "level_id", sa.text("ts DESC")),
+    sa.Index("idx_entries_level_id_ts", "level_id", sa.text("ts DESC")),
+    sa.Index("idx_entries_ts", sa.text("ts DESC")),
 )
 
 coach_actions = sa.Table(
@@ -93,34 +106,62 @@ coach_actions = sa.Table(
     sa.Column("ts", UtcTimestamp),
     sa.Column("suggestion", sa.Text, nullable=False),
     sa.Column("ai_metadata", JSONB),
-    sa.Column("completed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("completed", sa.Boolean, server_default=sa.false()),
     sa.Column("created_at", UtcTimestamp),
-    sa.Index("coach_actions_level_id_idx", "level_id"),
+    sa.Index("idx_coach_actions_level_id", "level_id"),
 )
 
 supplements = sa.Table(
     "supplements",
     product_metadata,
     sa.Column("id", UUID, primary_key=True),
-    sa.Column("profile_id", UUID, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False),
+    _owner(),  # no index on profile_id in the app's schema
     sa.Column("name", sa.Text, nullable=False),
-    sa.Column("qty_on_hand", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("qty_on_hand", sa.Integer, server_default="0"),
     sa.Column("dosage_schema", JSONB),
-    sa.Index("supplements_profile_id_idx", "profile_id"),
+    *_stamps("created_at", "updated_at"),
 )
 
-spiral_journey_states = sa.Table(
-    "spiral_journey_states",
+daily_tasks = sa.Table(
+    "daily_tasks",
     product_metadata,
     sa.Column("id", UUID, primary_key=True),
-    sa.Column("profile_id", UUID, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False, unique=True),
-    sa.Column("current_step", sa.Integer, nullable=False, server_default="1"),
-    sa.Column("step_progress", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("readiness_score", sa.Integer),
-    sa.Column("readiness_assessed_at", UtcTimestamp),
-    sa.Column("updated_at", UtcTimestamp),
-    sa.CheckConstraint("current_step BETWEEN 1 AND 6", name="spiral_journey_states_step_check"),
-    sa.CheckConstraint("step_progress BETWEEN 0 AND 100", name="spiral_journey_states_progress_check"),
+    _owner(),
+    sa.Column("level_id", UUID, sa.ForeignKey("life_levels.id", ondelete="CASCADE")),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("points", sa.Integer, server_default="0"),
+    sa.Column("completed", sa.Boolean, server_default=sa.false()),
+    sa.Column("due_date", sa.Date),
+    *_stamps("created_at", "updated_at"),
+    sa.Index("idx_daily_tasks_profile_due", "profile_id", "due_date"),
+)
+
+streaks = sa.Table(
+    "streaks",
+    product_metadata,
+    sa.Column("id", UUID, primary_key=True),
+    _owner(),
+    sa.Column("category", LIFE_LEVEL_CATEGORY, nullable=False),
+    sa.Column("current_streak", sa.Integer, server_default="0"),
+    sa.Column("longest_streak", sa.Integer, server_default="0"),
+    sa.Column("last_activity_date", sa.Date),
+    *_stamps("created_at", "updated_at"),
+    sa.UniqueConstraint("profile_id", "category", name="streaks_profile_id_category_key"),
+)
+
+spiral_assessments = sa.Table(
+    "spiral_assessments",
+    product_metadata,
+    sa.Column("id", UUID, primary_key=True),
+    _owner(),
+    sa.Column("primary_level", sa.Text, nullable=False),
+    sa.Column("secondary_level", sa.Text),
+    sa.Column("level_scores", JSONB),
+    sa.Column("assessment_responses", JSONB),
+    sa.Column("insights", JSONB),
+    *_stamps("created_at", "updated_at"),
+    sa.Index("idx_spiral_assessments_profile", "profile_id"),
 )
 
 spiral_progress = sa.Table(
@@ -129,58 +170,183 @@ spiral_progress = sa.Table(
     sa.Column("id", UUID, primary_key=True),
     sa.Column("profile_id", UUID, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False, unique=True),
     sa.Column("current_level", sa.Text, nullable=False),
-    sa.Column("progress_in_level", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("progress_in_level", sa.Integer, server_default="0"),
     sa.Column("unlocked_levels", TEXT_ARRAY),
-    sa.Column("updated_at", UtcTimestamp),
+    sa.Column("level_completion_dates", JSONB),
+    *_stamps("created_at", "updated_at"),
+)
+
+enhanced_coach_suggestions = sa.Table(
+    "enhanced_coach_suggestions",
+    product_metadata,
+    sa.Column("id", UUID, primary_key=True),
+    _owner(),
+    sa.Column("level_id", UUID, sa.ForeignKey("life_levels.id", ondelete="CASCADE")),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("action_items", JSONB),
+    sa.Column("estimated_time", sa.Text),
+    sa.Column("difficulty", sa.Text),
+    sa.Column("impact", sa.Text),
+    sa.Column("spiral_level", sa.Text, nullable=False),
+    sa.Column("aqal_quadrant", sa.Text, nullable=False),
+    sa.Column("developmental_insight", sa.Text),
+    sa.Column("next_level_prep", sa.Text),
+    sa.Column("suggestion_type", sa.Text, nullable=False),
+    sa.Column("completed", sa.Boolean, server_default=sa.false()),
+    sa.Column("dismissed", sa.Boolean, server_default=sa.false()),
+    *_stamps("created_at", "updated_at"),
+    sa.Index("idx_enhanced_coach_suggestions_profile", "profile_id"),
+)
+
+spiral_journey_states = sa.Table(
+    "spiral_journey_states",
+    product_metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("profile_id", UUID, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False, unique=True),
+    sa.Column("current_step", sa.Integer, server_default="1"),
+    sa.Column("step_progress", sa.Integer, server_default="0"),
+    sa.Column("readiness_signals", JSONB),
+    sa.Column("problem_pressure_score", sa.Integer, server_default="0"),
+    sa.Column("cognitive_bandwidth_score", sa.Integer, server_default="100"),
+    sa.Column("window_opportunity_open", sa.Boolean, server_default=sa.false()),
+    sa.Column("next_level_glimpses_count", sa.Integer, server_default="0"),
+    sa.Column("supportive_container_strength", sa.Integer, server_default="0"),
+    sa.Column("practice_integration_score", sa.Integer, server_default="0"),
+    *_stamps("created_at", "updated_at"),
+)
+
+growth_challenges = sa.Table(
+    "growth_challenges",
+    product_metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("spiral_level", sa.Text, nullable=False),
+    sa.Column("target_step", sa.Integer, nullable=False),
+    sa.Column("challenge_type", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("xp_reward", sa.Integer, server_default="10"),
+    sa.Column("difficulty_level", sa.Integer, server_default="1"),
+    sa.Column("is_active", sa.Boolean, server_default=sa.true()),
+    sa.Column("created_at", UtcTimestamp),
 )
 
 challenge_completions = sa.Table(
     "challenge_completions",
     product_metadata,
     sa.Column("id", UUID, primary_key=True),
-    sa.Column("profile_id", UUID, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("challenge_id", sa.Text, nullable=False),
-    sa.Column("completed_at", UtcTimestamp, nullable=False),
-    sa.Column("xp_earned", sa.Integer, nullable=False, server_default="0"),
-    sa.Index("challenge_completions_profile_id_idx", "profile_id"),
+    _owner(),
+    sa.Column("challenge_id", UUID, sa.ForeignKey("growth_challenges.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("completed_at", UtcTimestamp),
+    sa.Column("xp_earned", sa.Integer, server_default="0"),
+    sa.Column("quality_score", sa.Integer),
+    sa.Column("insights", JSONB),
+    sa.Column("created_at", UtcTimestamp),
+    sa.Index("idx_challenge_completions_profile", "profile_id"),
 )
 
 spiral_xp_log = sa.Table(
     "spiral_xp_log",
     product_metadata,
     sa.Column("id", UUID, primary_key=True),
-    sa.Column("profile_id", UUID, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False),
+    _owner(),
+    sa.Column("xp_type", sa.Text, nullable=False),
     sa.Column("xp_amount", sa.Integer, nullable=False),
-    sa.Column("xp_type", sa.Text),
-    sa.Column("spiral_level", sa.Text),
-    sa.Column("created_at", UtcTimestamp, nullable=False),
-    sa.Index("spiral_xp_log_profile_id_idx", "profile_id"),
+    sa.Column("source_type", sa.Text, nullable=False),
+    sa.Column("source_id", UUID),
+    sa.Column("spiral_level", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", UtcTimestamp),
+    sa.Index("idx_spiral_xp_log_profile", "profile_id"),
 )
 
-streaks = sa.Table(
-    "streaks",
+# The coaching tables of the app's later migration: owner column ``user_id``.
+akshay_conversations = sa.Table(
+    "akshay_conversations",
     product_metadata,
     sa.Column("id", UUID, primary_key=True),
-    sa.Column("profile_id", UUID, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("category", sa.Text, nullable=False),
-    sa.Column("current_streak", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("longest_streak", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("last_activity_date", sa.Date),
-    sa.UniqueConstraint("profile_id", "category", name="streaks_profile_id_category_key"),
+    _owner("user_id"),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),  # never read: recency and counts only
+    sa.Column("personality_score", JSONB),
+    sa.Column("spiral_level", sa.Text),
+    sa.Column("created_at", UtcTimestamp),
+    sa.Column("metadata", JSONB),
+    sa.Index("idx_akshay_conversations_user_created", "user_id", sa.text("created_at DESC")),
 )
 
-PRODUCT_TABLES = (
-    profiles,
-    life_levels,
-    entries,
-    coach_actions,
-    supplements,
-    spiral_journey_states,
-    spiral_progress,
-    challenge_completions,
-    spiral_xp_log,
-    streaks,
+user_sacred_edges = sa.Table(
+    "user_sacred_edges",
+    product_metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("user_id", UUID, sa.ForeignKey("profiles.id", ondelete="CASCADE"), nullable=False, unique=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("root_fear", sa.Text),
+    sa.Column("deeper_purpose", sa.Text),
+    sa.Column("identified_date", UtcTimestamp),
+    sa.Column("updated_at", UtcTimestamp),
+    sa.Column("experiments", JSONB),
+    sa.Column("status", sa.Text, server_default="identified"),
 )
+
+user_commitments = sa.Table(
+    "user_commitments",
+    product_metadata,
+    sa.Column("id", UUID, primary_key=True),
+    _owner("user_id"),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("created_at", UtcTimestamp),
+    sa.Column("due_date", UtcTimestamp),
+    sa.Column("status", sa.Text, server_default="pending"),
+    sa.Column("follow_up_count", sa.Integer, server_default="0"),
+    sa.Column("completed_at", UtcTimestamp),
+    sa.Column("metadata", JSONB),
+    sa.Index("idx_user_commitments_user_status", "user_id", "status"),
+)
+
+user_patterns = sa.Table(
+    "user_patterns",
+    product_metadata,
+    sa.Column("id", UUID, primary_key=True),
+    _owner("user_id"),
+    sa.Column("pattern_type", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("occurrences", sa.Integer, server_default="1"),
+    sa.Column("first_seen", UtcTimestamp),
+    sa.Column("last_seen", UtcTimestamp),
+    sa.Column("severity", sa.Text, server_default="medium"),
+    sa.Column("metadata", JSONB),
+    sa.Index("idx_user_patterns_user_type", "user_id", "pattern_type"),
+)
+
+user_spiral_assessments = sa.Table(
+    "user_spiral_assessments",
+    product_metadata,
+    sa.Column("id", UUID, primary_key=True),
+    _owner("user_id"),
+    sa.Column("spiral_level", sa.Text, nullable=False),
+    sa.Column("confidence_score", sa.Integer, nullable=False),
+    sa.Column("assessed_at", UtcTimestamp),
+    sa.Column("indicators", JSONB),
+    sa.Column("metadata", JSONB),
+    sa.Index("idx_user_spiral_assessments_user_assessed", "user_id", sa.text("assessed_at DESC")),
+)
+
+user_wins = sa.Table(
+    "user_wins",
+    product_metadata,
+    sa.Column("id", UUID, primary_key=True),
+    _owner("user_id"),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, server_default="small_win"),
+    sa.Column("impact", sa.Text, server_default="medium"),
+    sa.Column("created_at", UtcTimestamp),
+    sa.Column("metadata", JSONB),
+    sa.Index("idx_user_wins_user_id", "user_id"),
+)
+
+PRODUCT_TABLES = tuple(product_metadata.sorted_tables)
+"""Every mirrored app table, parents before children."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
--- What a Supabase project provides and a plain PostgreSQL lacks (SUPABASE.md "Local Postgres"):
--- the API roles, schema auth with auth.users and auth.uid(), the product's enum, and (after the
--- tables are created from store/schema.py) the foreign key to auth.users, row-level security
--- policies of the form auth.uid() = owner, and the grants. Idempotent: safe to run again.
+-- What a Supabase project provides and a plain PostgreSQL lacks: the API roles, schema auth with
+-- auth.users and auth.uid(), and the extensions the Fearvana app uses. Idempotent: safe to run again.
+-- (fearvana_app.sql then creates the app's own schema on top, as the app's SQL does on Supabase.)
 
 DO $$
 BEGIN
@@ -19,13 +18,20 @@ END $$;
 -- The connecting role switches to these per transaction (SET LOCAL ROLE), as PostgREST's authenticator does.
 GRANT anon, authenticated, service_role TO CURRENT_USER;
 
+CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+
 CREATE SCHEMA IF NOT EXISTS auth;
+-- Supabase's auth.users has many more columns; these are the ones sign-up and the app's trigger use.
 CREATE TABLE IF NOT EXISTS auth.users (
-  id uuid PRIMARY KEY,
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   email text,
-  created_at timestamptz NOT NULL DEFAULT now()
+  raw_user_meta_data jsonb,
+  created_at timestamptz DEFAULT now(),
+  updated_at timestamptz DEFAULT now()
 );
 
+-- As in Supabase: the `sub` of the request's JWT claims, with the older single-claim setting first.
 CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid
 LANGUAGE sql STABLE
 AS $$
@@ -41,11 +47,7 @@ $$;
 GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION auth.uid() TO anon, authenticated, service_role;
 GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
-
-DO $$
-BEGIN
-  CREATE TYPE public.life_level_category AS ENUM (
-    'mindset_maturity', 'family_relationships', 'money', 'fitness', 'health', 'skill_building', 'peace', 'fun_joy'
-  );
-EXCEPTION WHEN duplicate_object THEN NULL;
-END $$;
+-- Supabase grants the API roles every privilege on public tables; row-level security does the rest.
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT EXECUTE ON FUNCTIONS TO anon, authenticated, service_role;
