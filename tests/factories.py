@@ -7,6 +7,15 @@ from uuid import UUID
 
 from fearvana_integration.context.budget import FullContext
 from fearvana_integration.context.summaries import summarise_entries
+from fearvana_integration.domain.coaching import (
+    Commitments,
+    ConversationRecency,
+    DailyTasks,
+    EnhancedSuggestion,
+    Pattern,
+    SacredEdge,
+    Win,
+)
 from fearvana_integration.domain.context import CustomerContext, NoteForAi, SourceFreshness
 from fearvana_integration.domain.crm import CRMContext, Ticket
 from fearvana_integration.domain.customer import (
@@ -54,6 +63,13 @@ def make_context(
     sessions: bool = True,
     session_notes: str | None = "Worked on the morning routine.",
     crm: bool = True,
+    sacred_edge: SacredEdge | None = None,
+    commitments: Commitments | None = None,
+    patterns: list[Pattern] | None = None,
+    wins: list[Win] | None = None,
+    suggestions: list[EnhancedSuggestion] | None = None,
+    daily_tasks: DailyTasks | None = None,
+    conversation: ConversationRecency | None = None,
 ) -> FullContext:
     """A full (unfitted) context with the given pieces."""
     older = older or []
@@ -101,6 +117,13 @@ def make_context(
         ),
         coach_actions=actions or [],
         supplements=supplements or [],
+        sacred_edge=sacred_edge,
+        commitments=commitments,
+        patterns=patterns or [],
+        wins=wins or [],
+        enhanced_suggestions=suggestions or [],
+        daily_tasks=daily_tasks,
+        conversation=conversation,
         crm_context=CRMContext(
             lifecycle_stage="active",
             tags=["newsletter"],

@@ -22,6 +22,7 @@ from rich.console import Console
 from fearvana_integration.clock import SystemClock
 from fearvana_integration.config import Settings, load_settings
 from fearvana_integration.context.render import render_context
+from fearvana_integration.domain.health import HealthStatus
 from fearvana_integration.errors import BudgetTooSmall, ConfigurationError, IntegrationError, InvalidInput
 from fearvana_integration.manager import IntegrationManager
 from fearvana_integration.observability.audit import audit_context
@@ -187,7 +188,14 @@ def config_check() -> None:
     rows = settings.effective()
     width = max(len(name) for name, _ in rows)
     lines = ["Settings:"] + [f"  {name:<{width}}  {value}" for name, value in rows]
-    status = _with_manager(settings, lambda m: m.get_health_status())
+    async def check(manager: IntegrationManager) -> tuple[HealthStatus, tuple[str, ...]]:
+        status = await manager.get_health_status()
+        advice: tuple[str, ...] = ()
+        if status.services["supabase"].schema_ == "ok":
+            advice = (await manager.runtime.store.check_schema()).advice
+        return status, advice
+
+    status, advice = _with_manager(settings, check)
     lines.append("Sources:")
     for name, service in status.services.items():
         if not service.enabled:
@@ -199,6 +207,7 @@ def config_check() -> None:
         else:
             state = f"DOES NOT ANSWER: {service.error}"
         lines.append(f"  {name:<11} {service.provider or '-':<16} {state}")
+    lines += ["Advice:"] + [f"  {item}" for item in advice] if advice else []
     _out("\n".join(lines))
 
 

@@ -281,12 +281,19 @@ def _sections(ctx: CustomerContext) -> tuple[str, ...]:
     """The parts of customer data a context returned (for the audit trail)."""
     present = ["profile"]
     for name, value in (
+        ("sacredEdge", ctx.sacred_edge),
+        ("commitments", ctx.commitments),
         ("lifeAreas", ctx.life_areas),
         ("recentEntries", ctx.recent_entries),
         ("entrySummaries", ctx.entry_summaries),
         ("spiralState", ctx.spiral_state),
         ("coachActions", ctx.coach_actions),
+        ("enhancedSuggestions", ctx.enhanced_suggestions),
+        ("patterns", ctx.patterns),
+        ("wins", ctx.wins),
+        ("dailyTasks", ctx.daily_tasks),
         ("supplements", ctx.supplements),
+        ("conversation", ctx.conversation),
         ("crmContext", ctx.crm_context),
         ("schedulingContext", ctx.scheduling_context),
     ):

@@ -235,6 +235,38 @@ async def test_sqlite_and_postgres_give_equal_contexts(manager_for: Any, tmp_pat
         assert results[0] == results[1], spec.email
 
 
+@pytest.mark.parametrize(
+    ("expiring", "ttls"),
+    [
+        ("activity", {"CACHE_TTL_LIFE_AREAS_SECONDS": "60", "CACHE_DEFAULT_TTL": "3600"}),
+        ("journey", {"CACHE_TTL_LIFE_AREAS_SECONDS": "3600", "CACHE_DEFAULT_TTL": "60"}),
+    ],
+)  # fmt: skip
+async def test_cold_and_partly_cached_contexts_are_equal(manager_for: Any, expiring: str, ttls: dict[str, str]) -> None:
+    statements: list[tuple[str, Any]] = []
+    for spec in demo_specs(12):
+        customer = demo_customer_id(spec.email)
+        clock = FakeClock(FIXED_NOW + timedelta(hours=2))
+        manager = manager_for(clock, CACHE_TTL_PROFILE_SECONDS="3600", **ttls)
+        for mock in (manager.runtime.crm, manager.runtime.scheduling):
+            mock.clear_all_data()  # type: ignore[union-attr]
+        cold = (await manager.get_customer_context(customer)).to_json_dict()
+        clock.advance(90)  # only the ``expiring`` half is past its TTL
+        sa.event.listen(
+            manager.runtime.store.engine.sync_engine,
+            "before_cursor_execute",
+            lambda _c, _cu, statement, parameters, *_a: statements.append((statement, parameters)),
+        )
+        warm = (await manager.get_customer_context(customer)).to_json_dict()
+        for ctx in (cold, warm):  # the data, not the bookkeeping (the sources line says "cached" now)
+            for key in ("retrievedAt", "freshness", "tokenCount", "optimization"):
+                ctx.pop(key)
+        assert warm == cold, spec.email
+    documents = [parameters for statement, parameters in statements if "customer_document" in statement]
+    # one partial read per customer, through the same function as a cold read
+    assert [parameters[1] for parameters in documents] == [expiring] * 12
+
+
 # Audit ---------------------------------------------------------------------------------------------
 
 

@@ -174,3 +174,27 @@ async def test_sign_up_creates_what_the_app_creates(fresh: tuple[str, AsyncEngin
     assert counts == {"profiles": 1, "life_levels": 7, "streaks": 7, "spiral_journey_states": 1, "spiral_progress": 1}
     assert level == "orange"
     assert (policies or 0) >= 26  # the app's policies name no role: they apply to PUBLIC
+
+
+async def test_the_cli_says_each_mismatch_in_one_line(fresh: tuple[str, AsyncEngine]) -> None:
+    import asyncio
+    import contextlib
+    import io
+
+    from fearvana_integration.cli import main
+
+    url, engine = fresh
+    await init_postgres(engine, supabase_compat=True)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("ALTER TABLE public.entries ALTER COLUMN metric TYPE json"))
+    stderr = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(stderr):
+        patch.setenv("DATABASE_URL", url)
+        with pytest.raises(SystemExit) as exit_info:
+            await asyncio.to_thread(main, ["db", "init"])
+    assert exit_info.value.code == 2
+    lines = stderr.getvalue().strip().splitlines()
+    assert lines == [
+        "error: The database's schema differs from the Fearvana app's in 1 place this project reads: "
+        "entries.metric: expected jsonb, found json"
+    ]

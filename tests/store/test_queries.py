@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from structlog.testing import capture_logs
 
 from fearvana_integration.config import load_settings
 from fearvana_integration.errors import CustomerNotFound
@@ -110,8 +111,12 @@ async def test_an_unreadable_row_is_counted_not_silently_dropped(
             ),
             {"p": demo.hex},
         )
-    after = await broken.load_sections(demo, datetime.now(UTC))
+    with capture_logs() as logs:
+        after = await broken.load_sections(demo, datetime.now(UTC))
     await broken.aclose()
+    warnings = [log for log in logs if log["log_level"] == "warning"]
+    assert [(w["event"], w["table"]) for w in warnings] == [("unreadable row skipped", "entries")]
+    assert "metric" in warnings[0]["problem"] and "not an object" not in str(warnings[0])  # the reason, not the data
     assert len(after.activity.entries) == len(before.activity.entries) - 1
     assert after.activity.unreadable == {"entries": 1}
     assert before.activity.unreadable == {}

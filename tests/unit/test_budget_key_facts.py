@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from fearvana_integration import BudgetTooSmall, IntegrationManager, render_context
@@ -47,6 +49,21 @@ async def test_key_facts_survive_2000_tokens(manager: IntegrationManager, email:
         assert f"open tickets {full.crm_context.open_tickets}" in text
     if full.coach_actions:
         assert full.coach_actions[0].suggestion[:40] in text
+    if full.sacred_edge is not None:
+        assert "## Sacred Edge" in text and json.dumps(full.sacred_edge.description)[:40] in text
+    if full.commitments is not None:
+        assert f"{full.commitments.pending_count} pending" in text
+        for commitment in full.commitments.pending:
+            assert json.dumps(commitment.description) in text, commitment.description
+
+
+async def test_the_sacred_edge_never_takes_more_than_120_tokens(manager: IntegrationManager) -> None:
+    ctx = await manager.get_customer_context("heavy@fearvana.local", max_tokens=100_000)
+    assert ctx.sacred_edge is not None and ctx.sacred_edge.description.endswith("…[shortened]")
+    line = next(line for line in render_context(ctx).splitlines() if line.startswith('- "Standing on a stage'))
+    assert get_tokenizer("o200k_base").count(line + "\n") <= 120
+    assert ctx.optimization is not None
+    assert {s.name: s.shortened for s in ctx.optimization.sections}["sacredEdge"] == 1
 
 
 async def test_heavy_customer_at_8000_keeps_the_newest_entries(manager: IntegrationManager) -> None:

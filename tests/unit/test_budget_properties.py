@@ -11,7 +11,18 @@ from hypothesis import strategies as st
 from fearvana_integration.context.budget import FullContext, fit_context
 from fearvana_integration.context.render import fence, render_context
 from fearvana_integration.context.tokens import get_tokenizer
-from fearvana_integration.domain.context import NoteForAi
+from fearvana_integration.domain.coaching import (
+    Commitment,
+    Commitments,
+    ConversationRecency,
+    DailyTask,
+    DailyTasks,
+    EnhancedSuggestion,
+    Pattern,
+    SacredEdge,
+    Win,
+)
+from fearvana_integration.domain.context import CustomerContext, NoteForAi
 from fearvana_integration.domain.crm import Ticket
 from fearvana_integration.domain.customer import CoachAction, Entry, Supplement
 from fearvana_integration.domain.life_areas import APP_LIFE_AREAS
@@ -70,7 +81,48 @@ def customers(draw: st.DrawFn) -> FullContext:
         )
         for i in range(draw(st.integers(0, min(limit, 20))))
     ]
+    coached = size != "empty" and draw(st.booleans())
+    pending = [
+        Commitment(
+            id=str(i),
+            description=draw(free_text) or "c",
+            due_date=NOW + timedelta(days=draw(st.integers(-10, 10))),
+            overdue=i == 0,
+        )
+        for i in range(draw(st.integers(0, 5)) if coached else 0)
+    ]
     return make_context(
+        sacred_edge=SacredEdge(
+            description=draw(free_text) or "e",
+            root_fear=draw(st.one_of(st.none(), free_text)),
+            deeper_purpose=draw(st.one_of(st.none(), free_text)),
+            experiments_count=2,
+            latest_experiment=draw(st.one_of(st.none(), free_text)),
+        )
+        if coached
+        else None,
+        commitments=Commitments(
+            pending=pending, pending_count=len(pending), completed_count=3, broken_count=1, follow_through_rate=0.75
+        )
+        if coached
+        else None,
+        patterns=[
+            Pattern(type="avoidance", description=draw(free_text) or "p", severity="high")
+            for _ in range(draw(st.integers(0, 3)) if coached else 0)
+        ],
+        wins=[Win(description=draw(free_text) or "w") for _ in range(draw(st.integers(0, 3)) if coached else 0)],
+        suggestions=[
+            EnhancedSuggestion(id=str(i), title=draw(free_text) or "t", description=draw(free_text) or "d")
+            for i in range(draw(st.integers(0, 5)) if coached else 0)
+        ],
+        daily_tasks=DailyTasks(
+            today=NOW.date(),
+            due_today=[DailyTask(title=draw(free_text) or "t", due_date=NOW.date(), completed=False)],
+            completion_rate_7_days=0.5,
+        )
+        if coached
+        else None,
+        conversation=ConversationRecency(last_conversation_at=NOW, messages_last_30_days=4) if coached else None,
         name=draw(st.one_of(st.none(), free_text)) or None,
         entries=entries(limit, older=False),
         older=entries(limit // 3, older=True),
@@ -111,8 +163,11 @@ def test_never_over_the_budget_and_counted_exactly(full: FullContext, budget: in
 @SETTINGS
 @given(full=customers(), budget=st.integers(500, 20000))
 def test_fills_at_least_95_percent_when_over_full(full: FullContext, budget: int) -> None:
-    before = TOKENIZER.count(render_context(full.context))
     fitted = fit_context(full, max_tokens=budget, budget=budget, tokenizer=TOKENIZER)
+    assert fitted.optimization is not None
+    # the data's size once the Sacred Edge is held to its own limit (a rule, whatever the budget)
+    before = fitted.optimization.tokens_before
+    assert before <= TOKENIZER.count(render_context(full.context))
     if before > budget:
         assert fitted.token_count >= 0.95 * budget, (before, fitted.token_count, budget)
     else:
@@ -126,16 +181,28 @@ def test_lower_priority_never_kept_when_higher_was_cut(full: FullContext, budget
     full_ctx = full.context
     assert fitted.optimization is not None
     summarised = {s.name: s.summarised for s in fitted.optimization.sections}
+
+    def pending(ctx: CustomerContext) -> int:
+        return len(ctx.commitments.pending) + 1 if ctx.commitments is not None else 0
+
     order = [
         (len(fitted.notes_for_ai) + bool(fitted.freshness), len(full_ctx.notes_for_ai) + bool(full_ctx.freshness)),
+        # the Sacred Edge is capped to its own limit before fitting: capped is still "kept"
+        (fitted.sacred_edge is not None, full_ctx.sacred_edge is not None),
+        (pending(fitted), pending(full_ctx)),
         (len(fitted.life_areas), len(full_ctx.life_areas)),
         (fitted.spiral_state is not None, full_ctx.spiral_state is not None),
         (fitted.scheduling_context is not None, full_ctx.scheduling_context is not None),
         (fitted.crm_context is not None, full_ctx.crm_context is not None),
         (len(fitted.coach_actions), len(full_ctx.coach_actions)),
+        (len(fitted.enhanced_suggestions), len(full_ctx.enhanced_suggestions)),
+        (len(fitted.patterns), len(full_ctx.patterns)),
+        (len(fitted.wins), len(full_ctx.wins)),
+        (fitted.daily_tasks is not None, full_ctx.daily_tasks is not None),
         # summarised entries are represented, not cut
         (len(fitted.recent_entries) + summarised["recentEntries"], len(full_ctx.recent_entries)),
         (len(fitted.supplements), len(full_ctx.supplements)),
+        (fitted.conversation is not None, full_ctx.conversation is not None),
     ]
     cut_seen = False
     for kept, total in order:

@@ -18,6 +18,9 @@ import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from fearvana_integration.config import MIN_MAX_TOKENS
 from fearvana_integration.context.render import (
@@ -361,6 +364,24 @@ def cap_sacred_edge(edge: SacredEdge, now: datetime, tokenizer: Tokenizer) -> Sa
     return capped(best or 1)
 
 
+Item = TypeVar("Item", bound=BaseModel)
+
+
+def _shortenable(
+    section: str, items: Sequence[Item], field: str, line: Callable[[Item], str], slot: str
+) -> list[_Piece]:
+    """One piece per item whose free text ``field`` may be shortened; kept items go to ``slot``."""
+    pieces = []
+    for item in items:
+
+        def make(text: str, item: Item = item) -> tuple[list[str], Keep]:
+            kept = item.model_copy(update={field: text})
+            return [line(kept)], _appender(slot, kept)
+
+        pieces.append(_Piece(section, make, getattr(item, field), True))
+    return pieces
+
+
 def _pieces(ctx: CustomerContext) -> list[_Piece]:
     """Everything above the entries, in priority order."""
     now = ctx.retrieved_at
@@ -390,13 +411,9 @@ def _pieces(ctx: CustomerContext) -> list[_Piece]:
         pieces.append(_Piece("sacredEdge", edge_piece, edge.description, True))
     if ctx.commitments is not None:
         pieces.append(_fixed("commitments", [commitments_item(ctx.commitments)], _flag("commitments")))
-        for commitment in ctx.commitments.pending:
-
-            def commitment_piece(text: str, commitment: Commitment = commitment) -> tuple[list[str], Keep]:
-                kept = commitment.model_copy(update={"description": text})
-                return [commitment_item(kept, now)], lambda d: d.pending.append(kept)
-
-            pieces.append(_Piece("commitments", commitment_piece, commitment.description, True))
+        pieces += _shortenable(
+            "commitments", ctx.commitments.pending, "description", lambda c: commitment_item(c, now), "pending"
+        )
     for area in ctx.life_areas:
         pieces.append(_fixed("lifeAreas", [life_area_item(area, now)], _appender("areas", area)))
     if ctx.spiral_state is not None:
@@ -404,50 +421,18 @@ def _pieces(ctx: CustomerContext) -> list[_Piece]:
         if ctx.spiral_state.completed_challenges or ctx.spiral_state.completed_challenge_count:
             pieces.append(_fixed("spiral", [challenges_item(ctx.spiral_state)], _flag("challenges")))
     if ctx.scheduling_context is not None:
-        pieces.append(
-            _fixed(
-                "nextSession",
-                [next_session_item(ctx.scheduling_context, now)],
-                _flag("scheduling"),
-            )
-        )
+        pieces.append(_fixed("nextSession", [next_session_item(ctx.scheduling_context, now)], _flag("scheduling")))
     if ctx.crm_context is not None:
         pieces.append(_fixed("crm", [crm_item(ctx.crm_context, now)], _flag("crm")))
-        for ticket in ctx.crm_context.tickets:
-
-            def ticket_piece(subject: str, ticket: Ticket = ticket) -> tuple[list[str], Keep]:
-                kept = ticket.model_copy(update={"subject": subject})
-                return [ticket_item(kept, now)], lambda d: d.tickets.append(kept)
-
-            pieces.append(_Piece("crm", ticket_piece, ticket.subject, True))
-    for action in ctx.coach_actions:
-
-        def action_piece(text: str, action: CoachAction = action) -> tuple[list[str], Keep]:
-            kept = action.model_copy(update={"suggestion": text})
-            return [coach_action_item(kept, now)], lambda d: d.actions.append(kept)
-
-        pieces.append(_Piece("coachActions", action_piece, action.suggestion, True))
-    for suggestion in ctx.enhanced_suggestions:
-
-        def suggestion_piece(text: str, suggestion: EnhancedSuggestion = suggestion) -> tuple[list[str], Keep]:
-            kept = suggestion.model_copy(update={"description": text})
-            return [suggestion_item(kept, now)], lambda d: d.suggestions.append(kept)
-
-        pieces.append(_Piece("suggestions", suggestion_piece, suggestion.description, True))
-    for pattern in ctx.patterns:
-
-        def pattern_piece(text: str, pattern: Pattern = pattern) -> tuple[list[str], Keep]:
-            kept = pattern.model_copy(update={"description": text})
-            return [pattern_item(kept, now)], lambda d: d.patterns.append(kept)
-
-        pieces.append(_Piece("patterns", pattern_piece, pattern.description, True))
-    for win in ctx.wins:
-
-        def win_piece(text: str, win: Win = win) -> tuple[list[str], Keep]:
-            kept = win.model_copy(update={"description": text})
-            return [win_item(kept, now)], lambda d: d.wins.append(kept)
-
-        pieces.append(_Piece("wins", win_piece, win.description, True))
+        pieces += _shortenable("crm", ctx.crm_context.tickets, "subject", lambda t: ticket_item(t, now), "tickets")
+    pieces += _shortenable(
+        "coachActions", ctx.coach_actions, "suggestion", lambda a: coach_action_item(a, now), "actions"
+    )
+    pieces += _shortenable(
+        "suggestions", ctx.enhanced_suggestions, "description", lambda s: suggestion_item(s, now), "suggestions"
+    )
+    pieces += _shortenable("patterns", ctx.patterns, "description", lambda p: pattern_item(p, now), "patterns")
+    pieces += _shortenable("wins", ctx.wins, "description", lambda w: win_item(w, now), "wins")
     if ctx.daily_tasks is not None:
         pieces.append(_fixed("dailyTasks", task_lines(ctx.daily_tasks), _flag("tasks")))
     return pieces

@@ -172,6 +172,7 @@ async def init_postgres(engine: AsyncEngine, *, supabase_compat: bool) -> list[s
             if not report.ok:
                 raise ConfigurationError(report.message())
             done.append("checked the app's tables: they match what fearvana-integration reads")
+            done.extend(f"advice: {advice}" for advice in report.advice)
             await conn.run_sync(_upgrade)
             done.append("migrated schema integration to the newest revision")
             marks = [{"k": MARKER_KEY, "v": MARKER_VALUE}, {"k": "schema_version", "v": SCHEMA_VERSION}]

@@ -514,7 +514,9 @@ async def _write(conn: AsyncConnection, backend: str, batch: list[_Customer], pr
                     row["level_id"] = levels[(customer.user.id, category)]
                 values.append(row)
         if values:
-            await conn.execute(table.insert(), values)
+            # One executemany needs one set of keys: a key some rows leave out is NULL for them.
+            keys = list(dict.fromkeys(key for row in values for key in row))
+            await conn.execute(table.insert(), [{key: row.get(key) for key in keys} for row in values])
 
 
 async def seed_demo(

@@ -99,11 +99,33 @@ class Mismatch:
         return f"{where}: expected {self.expected}, found {self.found}"
 
 
+OWNER_COLUMNS: Mapping[str, str] = {
+    "life_levels": "profile_id",
+    "supplements": "profile_id",
+    "streaks": "profile_id",
+    "spiral_journey_states": "profile_id",
+    "spiral_progress": "profile_id",
+    "spiral_assessments": "profile_id",
+    "challenge_completions": "profile_id",
+    "spiral_xp_log": "profile_id",
+    "daily_tasks": "profile_id",
+    "enhanced_coach_suggestions": "profile_id",
+    "akshay_conversations": "user_id",
+    "user_sacred_edges": "user_id",
+    "user_commitments": "user_id",
+    "user_patterns": "user_id",
+    "user_spiral_assessments": "user_id",
+    "user_wins": "user_id",
+}
+"""The column each table the context reads is filtered by (one customer's rows)."""
+
+
 @dataclass(frozen=True)
 class SchemaReport:
-    """The outcome of a schema check."""
+    """The outcome of a schema check, with advice that does not make it a mismatch."""
 
     mismatches: tuple[Mismatch, ...]
+    advice: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -215,8 +237,23 @@ def compare(
     return SchemaReport(tuple(mismatches))
 
 
+_PG_LEADING_INDEX_COLUMNS = sa.text(
+    "SELECT c.relname AS table_name, a.attname AS column_name "
+    "FROM pg_catalog.pg_index i "
+    "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] "
+    "WHERE n.nspname = 'public' AND c.relname = ANY(:tables)"
+)
+_PG_ROWS = sa.text(
+    "SELECT c.relname, c.reltuples::bigint FROM pg_catalog.pg_class c "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = ANY(:tables)"
+)
+
+
 async def check_postgres(conn: AsyncConnection) -> SchemaReport:
-    """Compare the database's ``public`` tables and enum with what the project reads."""
+    """Compare the database's ``public`` tables and enum with what the project reads, and advise on
+    tables a context read can only scan whole (no index starting with the owner column)."""
     expected = expected_columns()
     found: dict[str, dict[str, str]] = {}
     for row in (await conn.execute(_PG_COLUMNS, {"tables": list(expected)})).mappings():
@@ -225,7 +262,20 @@ async def check_postgres(conn: AsyncConnection) -> SchemaReport:
     exists = (
         await conn.execute(sa.text("SELECT to_regtype(:name) IS NOT NULL"), {"name": f"public.{ENUM_NAME}"})
     ).scalar_one()
-    return compare(expected, found, labels if exists else None)
+    report = compare(expected, found, labels if exists else None)
+    tables = list(OWNER_COLUMNS)
+    indexed = {
+        (row.table_name, row.column_name) for row in await conn.execute(_PG_LEADING_INDEX_COLUMNS, {"tables": tables})
+    }
+    sizes = {name: int(rows) for name, rows in await conn.execute(_PG_ROWS, {"tables": tables})}
+    advice = tuple(
+        f"public.{table} has no index on {column}: every context read scans the whole table "
+        f"(about {max(sizes[table], 0):,} rows); the app's owner can add one with "
+        f"`create index on public.{table} ({column})` (this project never changes the app's tables)"
+        for table, column in OWNER_COLUMNS.items()
+        if table in sizes and (table, column) not in indexed
+    )
+    return SchemaReport(report.mismatches, advice)
 
 
 async def check_sqlite(conn: AsyncConnection) -> SchemaReport:

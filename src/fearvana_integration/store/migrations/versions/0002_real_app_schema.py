@@ -29,6 +29,16 @@ depends_on = None
 UPGRADE = r"""
 DROP FUNCTION IF EXISTS integration.customer_context_data(uuid, timestamptz, interval, integer, integer, integer);
 
+-- The newest entry of one life level. Under the app's entries policy (a subquery per row) the planner
+-- prefers a bitmap scan that reads — and checks the policy on — every entry of the level, then sorts;
+-- an index scan stops at the first row the customer may see. Its own function, so that this one
+-- planner setting applies to this one lookup.
+CREATE OR REPLACE FUNCTION integration.newest_entry_at(p_level uuid) RETURNS timestamptz
+LANGUAGE sql STABLE SECURITY INVOKER SET enable_bitmapscan = off AS $$
+  SELECT e.ts FROM public.entries e WHERE e.level_id = p_level AND e.ts IS NOT NULL ORDER BY e.ts DESC LIMIT 1
+$$;
+GRANT EXECUTE ON FUNCTION integration.newest_entry_at(uuid) TO authenticated, service_role;
+
 CREATE OR REPLACE FUNCTION integration.customer_document(
   p_profile uuid,
   p_sections text,
@@ -44,22 +54,28 @@ DECLARE
   v_activity boolean := p_sections IN ('all', 'activity');
   v_journey boolean := p_sections IN ('all', 'journey');
   v_today date := (p_now AT TIME ZONE 'UTC')::date;
+  -- Bounds computed once: under row-level security only leakproof conditions (a column compared with a
+  -- value) reach the index before the policies; arithmetic inside a condition would keep it a filter
+  -- evaluated after the app's per-row policy, on every row of the customer's history.
+  v_tasks_from date := v_today - 8;
+  v_tasks_to date := v_today + 2;
+  v_month_ago timestamptz := p_now - interval '30 days';
 BEGIN
 RETURN (
 WITH lv AS (
   SELECT l.id, l.category::text AS category, l.goal_jsonb, l.updated_at,
-         s.current_streak, s.longest_streak, s.last_activity_date,
-         (SELECT e.ts FROM public.entries e
-          WHERE e.level_id = l.id AND e.ts IS NOT NULL ORDER BY e.ts DESC LIMIT 1) AS last_entry_at
+         s.current_streak, s.longest_streak, s.last_activity_date, newest.ts AS last_entry_at,
+         least(p_history_start, newest.ts - p_scoring_lookback) AS window_start
   FROM public.life_levels l
   LEFT JOIN public.streaks s ON s.profile_id = l.profile_id AND s.category = l.category
+  CROSS JOIN LATERAL (SELECT integration.newest_entry_at(l.id) AS ts) newest
   WHERE l.profile_id = p_profile
 ), en AS (
   SELECT x.id, x.category, x.ts, x.created_at, x.metric FROM (
     SELECT e.id, lv.category, e.ts, e.created_at, e.metric
     FROM lv CROSS JOIN LATERAL (
       SELECT e.id, e.ts, e.created_at, e.metric FROM public.entries e
-      WHERE e.level_id = lv.id AND e.ts >= least(p_history_start, lv.last_entry_at - p_scoring_lookback)
+      WHERE e.level_id = lv.id AND e.ts >= lv.window_start
       ORDER BY e.ts DESC, e.id
       LIMIT p_max_entries
     ) e
@@ -196,11 +212,11 @@ SELECT json_build_object(
     SELECT json_agg(to_json(x)) FROM (
       (SELECT t.id, t.title, t.description, t.points, t.completed, t.due_date, l.category::text AS category
        FROM public.daily_tasks t LEFT JOIN public.life_levels l ON l.id = t.level_id
-       WHERE t.profile_id = p_profile AND t.due_date BETWEEN v_today - 8 AND v_today + 2)
+       WHERE t.profile_id = p_profile AND t.due_date BETWEEN v_tasks_from AND v_tasks_to)
       UNION ALL
       (SELECT t.id, t.title, t.description, t.points, t.completed, t.due_date, l.category::text
        FROM public.daily_tasks t LEFT JOIN public.life_levels l ON l.id = t.level_id
-       WHERE t.profile_id = p_profile AND t.due_date < v_today - 8 AND t.completed IS NOT TRUE
+       WHERE t.profile_id = p_profile AND t.due_date < v_tasks_from AND t.completed IS NOT TRUE
        ORDER BY t.due_date DESC LIMIT 10)
     ) x), '[]'::json) END,
   'suggestions', CASE WHEN v_journey THEN coalesce((
@@ -221,9 +237,9 @@ SELECT json_build_object(
                 WHERE a.user_id = p_profile AND a.role = 'user' AND a.created_at IS NOT NULL
                 ORDER BY a.created_at DESC LIMIT 1),
     'turns_30d', (SELECT count(*) FROM public.akshay_conversations a
-                  WHERE a.user_id = p_profile AND a.created_at >= p_now - interval '30 days'),
+                  WHERE a.user_id = p_profile AND a.created_at >= v_month_ago),
     'days_30d', (SELECT count(DISTINCT (a.created_at AT TIME ZONE 'UTC')::date) FROM public.akshay_conversations a
-                 WHERE a.user_id = p_profile AND a.created_at >= p_now - interval '30 days')
+                 WHERE a.user_id = p_profile AND a.created_at >= v_month_ago)
   ) END,
   'activity', CASE WHEN v_journey THEN json_build_object(
     'completed_action_at', (SELECT max(coalesce(ac.ts, ac.created_at)) FROM ac WHERE ac.completed),
@@ -252,6 +268,7 @@ GRANT EXECUTE ON FUNCTION integration.customer_document(uuid, text, timestamptz,
 DOWNGRADE = r"""
 DROP FUNCTION IF EXISTS integration.customer_document(uuid, text, timestamptz, timestamptz, interval, integer,
   integer, integer);
+DROP FUNCTION IF EXISTS integration.newest_entry_at(uuid);
 """
 
 
