@@ -19,7 +19,7 @@ _BODIES: dict[tuple[UUID, str], bytes] = {}
 
 def create_bench_app() -> FastAPI:
     """create_app() (settings from the environment) with ``GET /floor/customers/{id}/context``."""
-    app = create_app()
+    app = create_app(freeze_start_up_objects=True)  # as `serve` runs it
 
     @app.get("/floor/customers/{customer_id}/context")
     async def floor(

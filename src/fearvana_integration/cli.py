@@ -188,6 +188,7 @@ def config_check() -> None:
     rows = settings.effective()
     width = max(len(name) for name, _ in rows)
     lines = ["Settings:"] + [f"  {name:<{width}}  {value}" for name, value in rows]
+
     async def check(manager: IntegrationManager) -> tuple[HealthStatus, tuple[str, ...]]:
         status = await manager.get_health_status()
         advice: tuple[str, ...] = ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
-APP_FACTORY = "fearvana_integration.service.app:create_app"
+APP_FACTORY = "fearvana_integration.service.app:create_served_app"
 
 
 def run(host: str, port: int, workers: int, factory: str = APP_FACTORY) -> None:

@@ -62,24 +62,44 @@ DECLARE
   v_month_ago timestamptz := p_now - interval '30 days';
 BEGIN
 RETURN (
-WITH lv AS (
+WITH lv0 AS (
   SELECT l.id, l.category::text AS category, l.goal_jsonb, l.updated_at,
-         s.current_streak, s.longest_streak, s.last_activity_date, newest.ts AS last_entry_at,
-         least(p_history_start, newest.ts - p_scoring_lookback) AS window_start
+         s.current_streak, s.longest_streak, s.last_activity_date
   FROM public.life_levels l
   LEFT JOIN public.streaks s ON s.profile_id = l.profile_id AND s.category = l.category
-  CROSS JOIN LATERAL (SELECT integration.newest_entry_at(l.id) AS ts) newest
   WHERE l.profile_id = p_profile
+), recent AS (
+  -- the history window of every area, newest first, through the (level_id, ts desc) index
+  SELECT lv0.id AS level_id, lv0.category, e.id, e.ts, e.created_at, e.metric
+  FROM lv0 CROSS JOIN LATERAL (
+    SELECT e.id, e.ts, e.created_at, e.metric FROM public.entries e
+    WHERE e.level_id = lv0.id AND e.ts >= p_history_start
+    ORDER BY e.ts DESC, e.id
+    LIMIT p_max_entries
+  ) e
+  WHERE v_activity
+), lv AS (
+  -- an area with nothing in the window: its newest entry, looked up on its own (the only lookup that
+  -- reaches further back)
+  SELECT lv0.*, newest.ts AS last_entry_at, least(p_history_start, newest.ts - p_scoring_lookback) AS window_start
+  FROM lv0 CROSS JOIN LATERAL (
+    SELECT CASE WHEN v_activity THEN
+      coalesce((SELECT max(r.ts) FROM recent r WHERE r.level_id = lv0.id), integration.newest_entry_at(lv0.id))
+    END AS ts
+  ) newest
 ), en AS (
   SELECT x.id, x.category, x.ts, x.created_at, x.metric FROM (
+    SELECT r.id, r.category, r.ts, r.created_at, r.metric FROM recent r
+    UNION ALL
+    -- an inactive area keeps the score of its last activity: the 14 days before its newest entry
     SELECT e.id, lv.category, e.ts, e.created_at, e.metric
     FROM lv CROSS JOIN LATERAL (
       SELECT e.id, e.ts, e.created_at, e.metric FROM public.entries e
-      WHERE e.level_id = lv.id AND e.ts >= lv.window_start
+      WHERE e.level_id = lv.id AND e.ts >= lv.window_start AND e.ts < p_history_start
       ORDER BY e.ts DESC, e.id
       LIMIT p_max_entries
     ) e
-    WHERE v_activity
+    WHERE v_activity AND lv.window_start < p_history_start
   ) x
   ORDER BY x.ts DESC, x.id
   LIMIT p_max_entries
