@@ -285,11 +285,20 @@ class SourceCache:
                 await self.cache.unlock(f"{self.namespace}:lock:{key}", token)
 
     async def stats(self) -> CacheStats:
-        """Entries, hits, misses and hit rate (a coalesced waiter counts as a hit)."""
+        """Entries, hits, misses and hit rate (a coalesced waiter counts as a hit), and whether the
+        backend answers: an unreachable Redis means instances silently stop sharing cache, breakers
+        and failed-auth counts, so health must say so."""
+        error: str | None = None
         try:
             size = await self.cache.get_keys_count()
-        except Exception:
+            if self.shared:
+                await self.cache.ping()
+        except Exception as failure:  # any backend failure is a finding here, not an error of health
             size = 0
+            root: BaseException = failure
+            while (root.__cause__ or root.__context__) is not None and not str(root):
+                root = root.__cause__ or root.__context__  # type: ignore[assignment]
+            error = f"{type(root).__name__}: {str(root)[:160]}"
         total = self.hits + self.misses
         return CacheStats(
             size=size,
@@ -297,6 +306,8 @@ class SourceCache:
             misses=self.misses,
             hit_rate=round(self.hits / total, 4) if total else 0.0,
             backend=self.backend,
+            reachable=error is None,
+            error=error,
         )
 
     async def ping(self) -> None:

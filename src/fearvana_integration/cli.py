@@ -7,6 +7,7 @@ error is one line on standard error and a non-zero exit (2 for bad usage or sett
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import sys
@@ -19,6 +20,7 @@ from uuid import UUID, uuid4
 import typer
 from rich.console import Console
 
+from fearvana_integration.cli_tables import audit_table, config_tables, health_tables, print_tables
 from fearvana_integration.clock import SystemClock
 from fearvana_integration.config import Settings, load_settings
 from fearvana_integration.context.render import render_context
@@ -32,14 +34,17 @@ from fearvana_integration.runtime import build_runtime
 T = TypeVar("T")
 
 app = typer.Typer(
+    rich_markup_mode=None,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Everything an AI coach should know about one customer.",
 )
-db_app = typer.Typer(no_args_is_help=True, help="Create and fill the customer store.")
-config_app = typer.Typer(no_args_is_help=True, help="Inspect the effective configuration.")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit trail of customer data reads and writes.")
+db_app = typer.Typer(rich_markup_mode=None, no_args_is_help=True, help="Create and fill the customer store.")
+config_app = typer.Typer(rich_markup_mode=None, no_args_is_help=True, help="Inspect the effective configuration.")
+audit_app = typer.Typer(
+    rich_markup_mode=None, no_args_is_help=True, help="The audit trail of customer data reads and writes."
+)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(config_app, name="config")
@@ -52,8 +57,8 @@ class ContextFormat(StrEnum):
     json = "json"
 
 
-class HealthFormat(StrEnum):
-    """Output of ``health``."""
+class OutputFormat(StrEnum):
+    """Output of listings: a table for people, JSON for scripts."""
 
     table = "table"
     json = "json"
@@ -72,9 +77,14 @@ def _with_manager(settings: Settings, work: Callable[[IntegrationManager], Await
         manager = IntegrationManager(build_runtime(settings))
         try:
             with audit_context(actor="cli", correlation_id=uuid4().hex):
-                return await work(manager)
-        finally:
-            await manager.aclose()
+                result = await work(manager)
+        except BaseException:
+            # The command's own error is the one to report; closing may fail for the same reason.
+            with contextlib.suppress(Exception):
+                await manager.aclose()
+            raise
+        await manager.aclose()
+        return result
 
     return asyncio.run(run())
 
@@ -108,10 +118,12 @@ def serve(
 ) -> None:
     """Start the HTTP service (uvicorn). Without a configured JWT secret, a development one is generated."""
     from fearvana_integration.service import server
-    from fearvana_integration.service.devsecret import check_bind, ensure_secret
+    from fearvana_integration.service.devsecret import check_bind, check_port, ensure_secret
 
-    settings = ensure_secret(_settings())
+    settings = _settings()
     check_bind(host, settings)
+    check_port(host, port)
+    settings = ensure_secret(settings)
     configure_logging(settings.log_level, settings.log_format)
     server.run(host, port, workers)
 
@@ -124,14 +136,13 @@ def token(
 ) -> None:
     """Mint a JWT with the configured secret, for local use (prints only the token)."""
     from fearvana_integration.service.auth import mint_token
-    from fearvana_integration.service.devsecret import ensure_secret
+    from fearvana_integration.service.devsecret import ensure_secret, needs_secret
 
     if service == (customer is not None):
         raise InvalidInput("Give either a customer (UUID or email) or --service")
-    settings = ensure_secret(_settings())
-    if settings.supabase_jwt_secret is None:
+    settings = _settings()
+    if settings.supabase_jwt_secret is None and not needs_secret(settings):
         raise InvalidInput("Tokens can only be minted with SUPABASE_JWT_SECRET (this deployment uses a JWKS URL)")
-    secret = settings.supabase_jwt_secret.get_secret_value()
     subject = None
     if customer is not None:
         reference = customer
@@ -140,54 +151,33 @@ def token(
             return (await manager.runtime.assembler.resolve(_customer_reference(reference))).id
 
         subject = _with_manager(settings, resolve)
+    settings = ensure_secret(settings)  # only once the customer was found: a failing command writes nothing
+    assert settings.supabase_jwt_secret is not None
+    secret = settings.supabase_jwt_secret.get_secret_value()
     _out(mint_token(secret, subject=subject, audience=settings.supabase_jwt_audience, ttl_seconds=ttl))
 
 
 @app.command()
 def health(
-    format: Annotated[HealthFormat, typer.Option("--format", "-f")] = HealthFormat.table,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
 ) -> None:
     """Ping every source; exit 1 when the customer store is down."""
     settings = _settings()
     status = _with_manager(settings, lambda m: m.get_health_status())
-    if format is HealthFormat.json:
+    if format is OutputFormat.json:
         _out(json.dumps(status.to_json_dict(), indent=2))
     else:
-        lines = [
-            f"status: {status.status}",
-            f"{'service':<12} {'provider':<18} {'healthy':<8} {'latency':>9}  {'breaker':<20} detail",
-        ]
-        for name, service in status.services.items():
-            latency = f"{service.latency:.1f} ms" if service.latency is not None else "-"
-            healthy = "disabled" if not service.enabled else ("yes" if service.healthy else "NO")
-            provider = service.provider or "-"
-            if service.backend:
-                provider = f"{provider} ({service.backend})"
-            breaker = status.circuit_breakers.get(name)
-            state = "-"
-            if breaker is not None:
-                state = (
-                    breaker.state if breaker.state == "CLOSED" else f"{breaker.state} ({breaker.failure_count} fails)"
-                )
-            detail = service.error or (f"schema {service.schema_}" if service.schema_ else "")
-            lines.append(f"{name:<12} {provider:<18} {healthy:<8} {latency:>9}  {state:<20} {detail}".rstrip())
-        if status.cache is not None:
-            c = status.cache
-            lines.append(
-                f"cache: {c.backend}, {c.size} entries, {c.hits} hits, {c.misses} misses, hit rate {c.hit_rate:.1%}"
-            )
-        _out("\n".join(lines))
+        print_tables(*health_tables(status))
     if status.status == "unhealthy":
         raise typer.Exit(1)
 
 
 @config_app.command("check")
-def config_check() -> None:
-    """Print the effective settings (secrets masked) and whether each source answers."""
+def config_check(
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
+) -> None:
+    """Print the effective settings (secrets masked), whether each source answers, and advice."""
     settings = _settings()
-    rows = settings.effective()
-    width = max(len(name) for name, _ in rows)
-    lines = ["Settings:"] + [f"  {name:<{width}}  {value}" for name, value in rows]
 
     async def check(manager: IntegrationManager) -> tuple[HealthStatus, tuple[str, ...]]:
         status = await manager.get_health_status()
@@ -197,19 +187,12 @@ def config_check() -> None:
         return status, advice
 
     status, advice = _with_manager(settings, check)
-    lines.append("Sources:")
-    for name, service in status.services.items():
-        if not service.enabled:
-            state = "disabled"
-        elif service.schema_ == "mismatch":
-            state = f"answers ({service.latency:.1f} ms), schema: mismatch — {service.error}"
-        elif service.healthy:
-            state = f"answers ({service.latency:.1f} ms)" + (f", schema: {service.schema_}" if service.schema_ else "")
-        else:
-            state = f"DOES NOT ANSWER: {service.error}"
-        lines.append(f"  {name:<11} {service.provider or '-':<16} {state}")
-    lines += ["Advice:"] + [f"  {item}" for item in advice] if advice else []
-    _out("\n".join(lines))
+    rows = settings.effective()
+    if format is OutputFormat.json:
+        document = {"settings": dict(rows), "health": status.to_json_dict(), "advice": list(advice)}
+        _out(json.dumps(document, indent=2))
+    else:
+        print_tables(*config_tables(rows, status, advice))
 
 
 @db_app.command("init")
@@ -343,8 +326,9 @@ def audit_purge(
 def audit_show(
     customer: Annotated[str, typer.Argument(help="The customer's UUID or email.")],
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 50,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.table,
 ) -> None:
-    """The customer's newest audit rows: when, who, what, which data, outcome, correlation id."""
+    """The customer's newest audit rows: when, who, what, outcome, which data, correlation id."""
     settings = _settings()
 
     async def show(manager: IntegrationManager) -> list[dict[str, object]]:
@@ -352,17 +336,18 @@ def audit_show(
         return await manager.runtime.audit.show(row.id, limit)
 
     rows = _with_manager(settings, show)
-    if not rows:
+    if format is OutputFormat.json:
+        _out(json.dumps(rows, indent=2, default=_json_value))
+    elif not rows:
         _out("No audit rows for this customer.")
-        return
-    lines = []
-    for row in rows:
-        at = row["at"].strftime("%Y-%m-%d %H:%M:%S") if isinstance(row["at"], datetime) else str(row["at"])
-        resources = ",".join(row["resources"] or []) if isinstance(row["resources"], list) else ""
-        lines.append(
-            f"{at}Z  {row['actor']:<10} {row['action']:<24} {row['outcome']:<18} {resources}  {row['correlation_id']}"
-        )
-    _out("\n".join(lines))
+    else:
+        print_tables(audit_table(rows))
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return str(value)
 
 
 def _customer_reference(text: str) -> UUID | str:

@@ -258,9 +258,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _required_keys(self) -> Settings:
+        from fearvana_integration.adapters.registry import adapter_class  # the registry imports this module
+
         for kind in SOURCE_KINDS:
             if not self.enabled(kind) or self.provider(kind) == "mock":
                 continue
+            adapter_class(kind, self.provider(kind))  # not implemented: say that first, not "missing key"
             if kind == "crm" and self.crm_provider == "salesforce":
                 # Salesforce signs in with OAuth client credentials, not an API key.
                 for name in ("crm_salesforce_client_id", "crm_salesforce_client_secret", "crm_salesforce_login_url"):

@@ -157,10 +157,13 @@ class IntegrationManager:
         results = await asyncio.gather(*(self._cached_ping(name) for name in names))
         services = dict(zip(names, results, strict=True))
         breakers = {name: await self._breaker_status(breaker) for name, breaker in self.circuit_breakers.items()}
+        cache = await self.runtime.cache.stats()
         if not services["supabase"].healthy:
             status = "unhealthy"
-        elif any(not s.healthy for name, s in services.items() if name != "supabase" and s.enabled) or any(
-            b.state != "CLOSED" for b in breakers.values()
+        elif (
+            any(not s.healthy for name, s in services.items() if name != "supabase" and s.enabled)
+            or any(b.state != "CLOSED" for b in breakers.values())
+            or not cache.reachable
         ):
             status = "degraded"
         else:
@@ -169,7 +172,7 @@ class IntegrationManager:
             status=status,
             timestamp=self.runtime.clock.now(),
             services=services,
-            cache=await self.runtime.cache.stats(),
+            cache=cache,
             circuit_breakers=breakers,
         )
 

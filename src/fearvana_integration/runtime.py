@@ -115,7 +115,10 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, namespace: 
     scheduling = _build_adapter(settings, "scheduling", clock, SchedulingAdapter, http)  # type: ignore[type-abstract]
     email = _build_adapter(settings, "email", clock, EmailAdapter, http)  # type: ignore[type-abstract]
     store = CustomerStore(
-        create_engine(settings), settings.database_backend, statement_timeout_ms=settings.db_statement_timeout_ms
+        create_engine(settings),
+        settings.database_backend,
+        statement_timeout_ms=settings.db_statement_timeout_ms,
+        url=settings.database_url.get_secret_value(),
     )
     cache = SourceCache(settings, clock, namespace=namespace)
     breaker_store = build_breaker_store(settings, namespace)

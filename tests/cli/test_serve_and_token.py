@@ -46,11 +46,20 @@ def test_token_usage_errors(cli) -> None:  # type: ignore[no-untyped-def]
     assert missing.code == 1 and "Customer not found" in one_error_line(missing)
 
 
+def test_token_writes_a_development_secret_only_when_it_succeeds_and_says_so(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("token", "nobody@fearvana.local").code == 1
+    assert not (tmp_path / ".env.local").exists()
+    minted: Result = cli("token", "demo@fearvana.local")
+    assert minted.code == 0 and minted.out.count(".") == 2  # a JWT
+    assert (tmp_path / ".env.local").exists()
+    assert "wrote a random development secret to" in minted.err and str(tmp_path) in minted.err
+
+
 def test_serve_refuses_a_public_address_with_the_development_secret(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     refused: Result = cli("serve", "--host", "0.0.0.0")
     assert refused.code == 2
     assert "Refusing to listen on 0.0.0.0" in one_error_line(refused)
-    assert (tmp_path / ".env.local").exists()  # the secret was generated, and still only allows loopback
+    assert not (tmp_path / ".env.local").exists()  # a refused start writes nothing
 
 
 def _free_port() -> int:

@@ -80,7 +80,8 @@ def test_own_token_reads_own_context_without_crm_internal_labels(client: TestCli
     assert crm["internalLabelsHidden"] is True
     assert crm["lifecycleStage"] is None and crm["sentiment"] is None and crm["tags"] == []
     prompt = client.get(CONTEXT, params={"format": "prompt"}, headers=bearer(customer_token(DEMO))).text
-    assert "Stage " not in prompt and "sentiment" not in prompt
+    assert "- Stage " not in prompt and "sentiment positive" not in prompt and "sentiment neutral" not in prompt
+    assert "internal labels, not shown in the customer's own view" in prompt  # hidden, and it says so
 
 
 def test_service_role_reads_anyone_with_everything(client: TestClient) -> None:

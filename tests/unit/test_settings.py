@@ -34,8 +34,13 @@ def test_defaults_are_the_seed_and_spec_values() -> None:
 def test_real_provider_without_key_names_the_variable() -> None:
     with pytest.raises(ConfigurationError, match="^Missing required environment variable: CRM_API_KEY$"):
         settings(CRM_PROVIDER="hubspot")
-    with pytest.raises(ConfigurationError, match="EMAIL_API_KEY"):
-        settings(EMAIL_PROVIDER="sendgrid", EMAIL_API_KEY="   ")
+    with pytest.raises(ConfigurationError, match="CRM_API_KEY"):
+        settings(CRM_PROVIDER="pipedrive", CRM_API_KEY="   ")
+
+
+def test_a_provider_not_built_yet_says_so_before_asking_for_its_key() -> None:
+    with pytest.raises(ConfigurationError, match="^EMAIL_PROVIDER=sendgrid is not implemented in this version"):
+        settings(EMAIL_PROVIDER="sendgrid")
 
 
 def test_disabled_source_needs_no_key() -> None:
@@ -51,7 +56,7 @@ def test_misspelt_provider_gets_a_suggestion() -> None:
 
 
 def test_aliases_and_case() -> None:
-    s = settings(SCHEDULING_PROVIDER="Google", SCHEDULING_API_KEY="k", EMAIL_PROVIDER="SES", EMAIL_API_KEY="k")
+    s = settings(SCHEDULING_PROVIDER="Google", SCHEDULING_ENABLED="false", EMAIL_PROVIDER="SES", EMAIL_ENABLED="false")
     assert (s.scheduling_provider, s.email_provider) == ("google-calendar", "aws-ses")
 
 

@@ -386,6 +386,7 @@ class ContextAssembler:
             crm=crm,
             scheduling=scheduling,
             max_tokens=max_tokens,
+            store_backend=self.store.backend,
         )
         sourced = {"profile": profile_part, "activity": activity, "journey": journey}
         sourced.update({"crm": crm, "scheduling": scheduling})
@@ -419,7 +420,7 @@ def _required(sourced: Sourced[T], part: str) -> T:
     if sourced.value is None or sourced.status == "unavailable":
         reason = sourced.reason or f"no {part} data"
         # The store's own errors already say what happened; others (a breaker, a timeout) get the subject.
-        if not reason.startswith(("Customer store", "The customer store", "The database")):
+        if not reason.startswith(("Customer store", "The customer store", "The database", "This database", "Cannot")):
             reason = f"Customer store unavailable ({part}): {reason}"
         raise StoreUnavailable(reason)
     return sourced.value
@@ -443,6 +444,7 @@ def build_full_context(
     crm: Sourced[CRMContext | None],
     scheduling: Sourced[SchedulingContext],
     max_tokens: int,
+    store_backend: str | None = None,
 ) -> FullContext:
     """The unfitted context: the store portion, the optional sources and the notes about all of it."""
     notes = [
@@ -459,7 +461,7 @@ def build_full_context(
         ),
         *unreadable_notes(portion.unreadable),
     ]
-    store_freshness = store.freshness()
+    store_freshness = store.freshness().model_copy(update={"backend": store_backend})
     context = CustomerContext(
         customer_id=customer_id,
         retrieved_at=now,

@@ -15,6 +15,7 @@ trend) rather than dropped. The fitted context is rendered once more and counted
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -36,7 +37,7 @@ from fearvana_integration.context.render import (
     entry_item,
     freshness_item,
     header_lines,
-    history_appointments,
+    later_appointments,
     life_area_item,
     next_session_item,
     note_item,
@@ -254,10 +255,37 @@ class _Fitter:
         best = _largest(
             1, len(last) - 1, lambda chars: fixed + self.tokenizer.count(cut_line(last, chars) + "\n") <= self.room
         )
-        if best is None:
+        if best is None or best < meaningful_cut(last, self.tokenizer):
             return
         self.add(section, [*lines[:-1], cut_line(last, best)], keep)
         self.draft.cut = CutLine(section=section, chars=best)
+
+
+MEANINGFUL_CUT_TOKENS = 6
+
+
+def meaningful_cut(line: str, tokenizer: Tokenizer) -> int:
+    """The fewest characters a cut line keeps to still say something: ``MEANINGFUL_CUT_TOKENS`` tokens past
+    its label (``- 10:56 Mindset: ``, ``- Customer "``); a shorter cut is dropped instead
+    (``- 10:56 Mindset: …[cut]`` tells the AI nothing). Counted in tokens, so dense text needs fewer
+    characters than plain words."""
+    label_end = min((i for i in (line.find(": "), line.find('"')) if i >= 0), default=0)
+    enough = _smallest(
+        label_end + 1, len(line), lambda chars: tokenizer.count(line[label_end:chars]) >= MEANINGFUL_CUT_TOKENS
+    )
+    return enough if enough is not None else len(line)
+
+
+def _smallest(low: int, high: int, ok: Callable[[int], bool]) -> int | None:
+    """The smallest value in [low, high] for which the monotone predicate holds."""
+    best = None
+    while low <= high:
+        middle = (low + high) // 2
+        if ok(middle):
+            best, high = middle, middle - 1
+        else:
+            low = middle + 1
+    return best
 
 
 def _largest(low: int, high: int, ok: Callable[[int], bool]) -> int | None:
@@ -422,6 +450,10 @@ def _pieces(ctx: CustomerContext) -> list[_Piece]:
             pieces.append(_fixed("spiral", [challenges_item(ctx.spiral_state)], _flag("challenges")))
     if ctx.scheduling_context is not None:
         pieces.append(_fixed("nextSession", [next_session_item(ctx.scheduling_context, now)], _flag("scheduling")))
+        pieces += [
+            _fixed("nextSession", [upcoming_item(a, now)], _appender("upcoming", a))
+            for a in later_appointments(ctx.scheduling_context)
+        ]
     if ctx.crm_context is not None:
         pieces.append(_fixed("crm", [crm_item(ctx.crm_context, now)], _flag("crm")))
         pieces += _shortenable("crm", ctx.crm_context.tickets, "subject", lambda t: ticket_item(t, now), "tickets")
@@ -439,17 +471,13 @@ def _pieces(ctx: CustomerContext) -> list[_Piece]:
 
 
 def _tail_pieces(ctx: CustomerContext) -> list[_Piece]:
-    """Supplements, conversation recency and older history: after the entries."""
+    """Supplements, conversation recency and past sessions: after the entries."""
     now = ctx.retrieved_at
     pieces = [_fixed("supplements", [supplement_item(s)], _appender("supplements", s)) for s in ctx.supplements]
     if ctx.conversation is not None:
         pieces.append(_fixed("conversation", [conversation_item(ctx.conversation, now)], _flag("conversation")))
     scheduling = ctx.scheduling_context
     if scheduling is not None:
-        pieces += [
-            _fixed("history", [upcoming_item(a, now)], _appender("upcoming", a))
-            for a in history_appointments(scheduling)
-        ]
         for session in scheduling.recent_sessions:
 
             def session_piece(notes: str, session: Appointment = session) -> tuple[list[str], Keep]:
@@ -547,7 +575,7 @@ def _list_with_cut(
     if room < MIN_USEFUL_ROOM:
         return False
     best = _largest(1, len(last) - 1, lambda chars: fitter.tokenizer.count(cut_line(last, chars) + "\n") <= room)
-    if best is None:
+    if best is None or best < meaningful_cut(last, fitter.tokenizer):
         return False
     listed = [line for lines in item_lines[:k] for line in lines] + [*item_lines[k][:-1], cut_line(last, best)]
     fitter.add("recentEntries", listed, lambda d: d.entries.extend(recent[: k + 1]))
@@ -613,7 +641,7 @@ def _report(
 
     def count(ctx: CustomerContext) -> dict[str, int]:
         scheduling = ctx.scheduling_context
-        history = len(history_appointments(scheduling)) + len(scheduling.recent_sessions) if scheduling else 0
+        later = len(later_appointments(scheduling)) if scheduling else 0
         spiral = ctx.spiral_state
         return {
             "notes": len(ctx.notes_for_ai) + (1 if ctx.freshness else 0),
@@ -624,7 +652,7 @@ def _report(
             "spiral": (1 + (1 if spiral.completed_challenges or spiral.completed_challenge_count else 0))
             if spiral
             else 0,
-            "nextSession": 1 if scheduling else 0,
+            "nextSession": 1 + later if scheduling else 0,
             "crm": (1 + len(ctx.crm_context.tickets)) if ctx.crm_context else 0,
             "coachActions": len(ctx.coach_actions),
             "suggestions": len(ctx.enhanced_suggestions),
@@ -634,7 +662,7 @@ def _report(
             "recentEntries": len(ctx.recent_entries),
             "supplements": len(ctx.supplements),
             "conversation": 1 if ctx.conversation else 0,
-            "history": history,
+            "history": len(scheduling.recent_sessions) if scheduling else 0,
         }
 
     before, after = count(full), count(fitted)
@@ -696,7 +724,43 @@ def fit_context(full: FullContext, *, max_tokens: int, budget: int, tokenizer: T
     most_saved = sum(len(text) - FREE_TEXT_CAP_CHARS for text in _free_texts(ctx) if len(text) > FREE_TEXT_CAP_CHARS)
     if shortened and before - most_saved <= budget and tokenizer.count(render_context(capped)) <= budget:
         return _fit_by_capping(full, capped, shortened, before, max_tokens, budget, tokenizer)
+    fit = functools.partial(_fit_pieces, full, ctx, capped, before, shortened, max_tokens, tokenizer)
+    fitted = fit(budget)
+    # Say in the prompt what was left out (the JSON's optimization says it for programs): the line's own
+    # tokens come out of the budget, which may leave out a little more, so fit again until it holds.
+    line = omission_line(fitted)
+    if budget < OMISSION_MIN_BUDGET or line is None:
+        return fitted
+    for _ in range(3):
+        cost = tokenizer.count_line(line + "\n")
+        candidate = fit(budget - cost)
+        new_line = omission_line(candidate)
+        if new_line is None:
+            return candidate
+        new_cost = tokenizer.count_line(new_line + "\n")
+        if new_cost <= cost and candidate.optimization is not None:
+            # The line sits in the header on a line of its own: its tokens add up exactly.
+            count = candidate.token_count + new_cost
+            optimization = candidate.optimization.model_copy(update={"omission": new_line, "tokens_after": count})
+            return candidate.model_copy(update={"token_count": count, "optimization": optimization})
+        line = new_line
+    return fitted
+
+
+def _fit_pieces(
+    full: FullContext,
+    ctx: CustomerContext,
+    capped: CustomerContext,
+    before: int,
+    shortened_before: dict[str, int],
+    max_tokens: int,
+    tokenizer: Tokenizer,
+    budget: int,
+) -> CustomerContext:
+    """Greedy fit of the pieces in priority order into ``budget``."""
     now = capped.retrieved_at
+    shortened = dict(shortened_before)
+    older = len(full.older_entries)
     fitter = _Fitter(budget, tokenizer, header_lines(capped))
     complete = all(fitter.take(piece) for piece in _pieces(capped))
     if complete:
@@ -716,9 +780,56 @@ def fit_context(full: FullContext, *, max_tokens: int, budget: int, tokenizer: T
     )
     fitted = fitted.model_copy(update={"max_tokens": max_tokens, "optimization": optimization})
     fitted, after = _guarantee(fitted, tokenizer.count(render_context(fitted)), budget, tokenizer)
+    final = fitted.optimization or optimization
     return fitted.model_copy(
-        update={"token_count": after, "optimization": optimization.model_copy(update={"tokens_after": after})}
+        update={"token_count": after, "optimization": final.model_copy(update={"tokens_after": after})}
     )
+
+
+OMISSION_MIN_BUDGET = 200
+_OMITTED_NOUNS: dict[str, tuple[str, str]] = {
+    "notes": ("note for the AI", "notes for the AI"),
+    "sacredEdge": ("Sacred Edge line", "Sacred Edge lines"),
+    "commitments": ("commitment line", "commitment lines"),
+    "lifeAreas": ("life area", "life areas"),
+    "spiral": ("spiral journey line", "spiral journey lines"),
+    "nextSession": ("upcoming session line", "upcoming session lines"),
+    "crm": ("CRM line", "CRM lines"),
+    "coachActions": ("coach action", "coach actions"),
+    "suggestions": ("open suggestion", "open suggestions"),
+    "patterns": ("pattern", "patterns"),
+    "wins": ("win", "wins"),
+    "dailyTasks": ("daily-task summary", "daily-task summaries"),
+    "recentEntries": ("recent entry", "recent entries"),
+    "olderEntries": ("older entry", "older entries"),
+    "supplements": ("supplement", "supplements"),
+    "conversation": ("conversation-recency line", "conversation-recency lines"),
+    "history": ("past session", "past sessions"),
+}
+
+
+def omission_line(ctx: CustomerContext) -> str | None:
+    """The prompt line naming what fitting left out, with counts, and how many recent entries it
+    summarised instead of listing; None when nothing was."""
+    if ctx.optimization is None:
+        return None
+    dropped = []
+    summarised = 0
+    for section in ctx.optimization.sections:
+        if section.name == "recentEntries":
+            summarised = section.summarised
+        nouns = _OMITTED_NOUNS.get(section.name)
+        if nouns is not None and section.dropped > 0:
+            dropped.append(f"{section.dropped} {nouns[0] if section.dropped == 1 else nouns[1]}")
+    if summarised:
+        summary = (
+            f"{summarised} recent {'entry' if summarised == 1 else 'entries'} summarised by area instead of listed"
+        )
+    if dropped:
+        return "Left out for length: " + ", ".join(dropped) + (f"; {summary}." if summarised else ".")
+    if summarised:
+        return f"For length, {summary}."
+    return None
 
 
 def _fit_by_capping(

@@ -64,7 +64,7 @@ HEADINGS = {
     "entrySummaries": "## Entry summaries",
     "supplements": "## Supplements on hand",
     "conversation": "## Conversations with the coach",
-    "history": "## Older history",
+    "history": "## Past sessions (newest first)",
 }
 """Section key → heading, in display order (which is also the budget's priority order)."""
 
@@ -227,8 +227,13 @@ def freshness_item(freshness: Mapping[str, SourceFreshness]) -> str:
             state = f"{info.status} ({fence(info.reason)})"
         elif info.from_cache:
             state = f"{info.status}, cached"
-        groups.setdefault(f"{info.source} {state}", []).append(part)
-    return "- Sources: " + "; ".join(f"{', '.join(parts)} {state}" for state, parts in groups.items())
+        source = f"store ({info.backend})" if info.source == "supabase" and info.backend else info.source
+        groups.setdefault(f"{source}|{state}", []).append(part)
+    shown = []
+    for key, parts in groups.items():
+        source, state = key.split("|", 1)
+        shown.append(f"{source}: {', '.join(parts)} {state}")
+    return "- Sources: " + "; ".join(shown)
 
 
 def life_area_item(area: LifeArea, now: datetime) -> str:
@@ -303,7 +308,7 @@ def next_session_item(scheduling: SchedulingContext, now: datetime) -> str:
 
 
 def upcoming_item(appointment: Appointment, now: datetime) -> str:
-    """A later upcoming session."""
+    """A later upcoming session (listed under the next one)."""
     return f"- Also booked: {appointment_brief(appointment, now)}"
 
 
@@ -321,7 +326,10 @@ def crm_item(crm: CRMContext, now: datetime) -> str:
     """Stage, sentiment, tags, last interaction, ticket count."""
     tickets = "not tracked by this CRM" if crm.open_tickets is None else str(crm.open_tickets)
     if crm.internal_labels_hidden:
-        parts = [f"- Open tickets {tickets}"]
+        parts = [
+            f"- Open tickets {tickets}",
+            "stage, sentiment and tags are the coaching team's internal labels, not shown in the customer's own view",
+        ]
     else:
         parts = [
             f"- Stage {crm.lifecycle_stage or 'unknown'}",
@@ -335,11 +343,23 @@ def crm_item(crm: CRMContext, now: datetime) -> str:
     return " · ".join(parts)
 
 
+_PLAIN_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,31}$")
+
+
+def label(value: str) -> str:
+    """A short vendor label (a priority, a status) as it is when it is plain words, fenced otherwise."""
+    return value if _PLAIN_LABEL.match(value) else fence(value)
+
+
 def ticket_item(ticket: Ticket, now: datetime) -> str:
     """One open ticket."""
-    meta = ", ".join(part for part in (ticket.priority, ticket.status) if part)
+    meta = [
+        f"{label(ticket.priority)} priority" if ticket.priority else "",
+        label(ticket.status) if ticket.status else "",
+    ]
+    shown = ", ".join(part for part in meta if part)
     opened = f" opened {when(ticket.created_at, now, with_time=False)}" if ticket.created_at else ""
-    return f"- Ticket [{fence(meta)}]{opened}: {fence(ticket.subject)}"
+    return f"- Ticket{f' ({shown})' if shown else ''}{opened}: {fence(ticket.subject)}"
 
 
 def coach_action_item(action: CoachAction, now: datetime) -> str:
@@ -515,8 +535,13 @@ def cut_line(line: str, chars: int, marker: str = CUT_MARKER) -> str:
 
 
 def header_lines(ctx: CustomerContext) -> list[str]:
-    """Title with the retrieval time, and the note on quoted data: always first."""
-    return [f"{TITLE} (retrieved {fmt_time(ctx.retrieved_at)})", PREAMBLE]
+    """Title with the retrieval time, the note on quoted data and, when the budget left things out,
+    the line saying what: always first."""
+    lines = [f"{TITLE} (retrieved {fmt_time(ctx.retrieved_at)})", PREAMBLE]
+    omission = ctx.optimization.omission if ctx.optimization is not None else None
+    if omission:
+        lines.append(omission)
+    return lines
 
 
 def entry_lines(entries: Iterable[Entry], now: datetime) -> list[str]:
@@ -532,7 +557,7 @@ def entry_lines(entries: Iterable[Entry], now: datetime) -> list[str]:
     return lines
 
 
-def history_appointments(scheduling: SchedulingContext) -> list[Appointment]:
+def later_appointments(scheduling: SchedulingContext) -> list[Appointment]:
     """Upcoming sessions after the next one."""
     return [a for a in scheduling.upcoming_appointments if a != scheduling.next_appointment]
 
@@ -573,7 +598,10 @@ def render_sections(ctx: CustomerContext) -> dict[str, list[str]]:
         add("spiral", spiral)
     scheduling = ctx.scheduling_context
     if scheduling is not None:
-        add("nextSession", [next_session_item(scheduling, now)])
+        add(
+            "nextSession",
+            [next_session_item(scheduling, now)] + [upcoming_item(a, now) for a in later_appointments(scheduling)],
+        )
     crm = ctx.crm_context
     if crm is not None:
         add("crm", [crm_item(crm, now)] + [ticket_item(ticket, now) for ticket in crm.tickets])
@@ -589,11 +617,7 @@ def render_sections(ctx: CustomerContext) -> dict[str, list[str]]:
     if ctx.conversation is not None:
         add("conversation", [conversation_item(ctx.conversation, now)])
     if scheduling is not None:
-        add(
-            "history",
-            [upcoming_item(a, now) for a in history_appointments(scheduling)]
-            + [past_session_item(a, now) for a in scheduling.recent_sessions],
-        )
+        add("history", [past_session_item(a, now) for a in scheduling.recent_sessions])
     return sections
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, Self, TypeVar
 from uuid import UUID
 
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from fearvana_integration.domain.base import DomainModel, UtcDateTime
 from fearvana_integration.domain.coaching import (
@@ -50,6 +50,7 @@ class SourceFreshness(DomainModel):
     """Where one part of the context came from and how old it is."""
 
     source: str
+    backend: str | None = None
     fetched_at: UtcDateTime | None
     from_cache: bool = False
     stale: bool = False
@@ -90,6 +91,9 @@ class Optimization(DomainModel):
     tokens_after: int
     sections: list[SectionOptimization] = []
     cut: CutLine | None = None
+    omission: str | None = Field(
+        default=None, description="The prompt's line naming what was left out or summarised for length"
+    )
 
 
 class CustomerContext(DomainModel):

@@ -44,6 +44,8 @@ class CacheStats(DomainModel):
     misses: int
     hit_rate: float
     backend: str = "memory"
+    reachable: bool = Field(default=True, description="Whether the cache backend answers (Redis: a real ping)")
+    error: str | None = None
 
 
 class HealthStatus(DomainModel):

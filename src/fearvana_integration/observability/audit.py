@@ -176,12 +176,17 @@ class AuditLog:
                     # COPY: one round trip and far less work than a multi-row INSERT, so a flush
                     # barely delays the reads sharing the event loop.
                     raw = await conn.get_raw_connection()
-                    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-                        "audit_log",
-                        schema_name="integration",
-                        columns=_COPY_COLUMNS,
-                        records=[e.record() for e in batch],
-                    )
+                    try:
+                        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                            "audit_log",
+                            schema_name="integration",
+                            columns=_COPY_COLUMNS,
+                            records=[e.record() for e in batch],
+                        )
+                    except Exception as error:  # the driver's own errors: SQLAlchemy does not wrap COPY
+                        if not hasattr(error, "sqlstate"):
+                            raise
+                        raise self.store.unavailable(error) from error
                 else:
                     await conn.execute(sa.insert(table), [event.row() for event in batch])
             del self.pending[: len(batch)]

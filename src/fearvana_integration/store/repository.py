@@ -11,10 +11,9 @@ separately and can be refreshed one at a time with the same code as a cold read.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fearvana_integration.errors import CustomerNotFound, StoreUnavailable
 from fearvana_integration.store import schema as t
+from fearvana_integration.store.diagnosis import describe
 from fearvana_integration.store.rows import (
     ActivityRow,
     AssessmentRow,
@@ -52,7 +52,13 @@ from fearvana_integration.store.sqlite_document import (
     journey_document,
     profile_row,
 )
-from fearvana_integration.store.verify import SchemaReport, check_postgres, check_sqlite
+from fearvana_integration.store.verify import (
+    SchemaReport,
+    check_postgres,
+    check_project_postgres,
+    check_sqlite,
+    migration_head,
+)
 
 HISTORY_WINDOW = timedelta(days=90)
 SCORING_LOOKBACK = timedelta(days=14)
@@ -191,44 +197,18 @@ class CustomerStore:
     reads as ``service_role`` are explicit: finding a customer by email (the CLI) and the audit log.
     """
 
-    def __init__(self, engine: AsyncEngine, backend: str, *, statement_timeout_ms: int = 10_000) -> None:
+    def __init__(
+        self, engine: AsyncEngine, backend: str, *, statement_timeout_ms: int = 10_000, url: str | None = None
+    ) -> None:
         self.engine = engine
         self.backend = backend
+        self.url = url
         self.tables = t.project_tables(backend)
         self.statement_timeout_ms = statement_timeout_ms
 
-    def unavailable(self, error: Exception) -> StoreUnavailable:
-        """A StoreUnavailable that says what happened and what to do: the database's SQL state and a
-        short cause, never SQL text, connection strings or data values."""
-        text = str(error)
-        if self.backend == "sqlite" and "unable to open database file" in text:
-            return StoreUnavailable(
-                "The database file does not exist: run `fearvana-integration db seed-demo` (or `db init`), "
-                "or set DATABASE_URL"
-            )
-        if "no such table" in text or "no such column" in text:
-            return StoreUnavailable(
-                f"The database lacks a table or column the app's schema has ({_cause(error)}): "
-                "run `fearvana-integration db init`"
-            )
-        if "permission denied to set role" in text or "must be member of role" in text:
-            return StoreUnavailable(
-                "The database user may not switch to role authenticated/service_role: connect as the "
-                "Supabase 'postgres' user (or grant those roles to the user in DATABASE_URL)"
-            )
-        if "statement timeout" in text or "canceling statement" in text:
-            return StoreUnavailable(f"The customer store did not answer within {self.statement_timeout_ms} ms")
-        state = _sql_state(error)
-        if state is not None and state.startswith(("42", "22", "23", "2B", "3F")):
-            # Errors in the statement itself (an undefined column or function, a type mismatch): the
-            # database's schema differs from what this project reads.
-            return StoreUnavailable(
-                f"Customer store error (SQL state {state}: {_cause(error)}); "
-                "`fearvana-integration db init` checks the schema and names what differs"
-            )
-        if state is not None:
-            return StoreUnavailable(f"Customer store unavailable (SQL state {state}: {_cause(error)})")
-        return StoreUnavailable(f"Customer store unavailable ({type(error).__name__}: {_cause(error)})")
+    def unavailable(self, error: BaseException) -> StoreUnavailable:
+        """A StoreUnavailable that says what happened and what to do (``diagnosis.describe``)."""
+        return describe(error, backend=self.backend, timeout_ms=self.statement_timeout_ms, database_url=self.url)
 
     @asynccontextmanager
     async def transaction(self, subject: UUID | None, *, role: str = "authenticated") -> AsyncIterator[AsyncConnection]:
@@ -266,9 +246,11 @@ class CustomerStore:
         """Compare the app's tables with what this project reads (``supabase.schema`` in health)."""
         try:
             async with self.engine.connect() as conn:
-                if self.backend == "postgres":
-                    return await check_postgres(conn)
-                return await check_sqlite(conn)
+                if self.backend != "postgres":
+                    return await check_sqlite(conn)
+                report = await check_postgres(conn)
+                problem = await check_project_postgres(conn, migration_head())
+                return replace(report, project_problem=problem)
         except (SQLAlchemyError, OSError) as error:
             raise self.unavailable(error) from error
 
@@ -369,32 +351,6 @@ def _limits(now: datetime) -> DocumentLimits:
         max_actions=MAX_COACH_ACTIONS,
         max_challenges=MAX_CHALLENGES,
     )
-
-
-def _sql_state(error: BaseException) -> str | None:
-    """The SQLSTATE of a database error, wherever the driver put it."""
-    for candidate in (error, getattr(error, "orig", None), getattr(error, "__cause__", None)):
-        if candidate is None:
-            continue
-        for attribute in ("sqlstate", "pgcode"):
-            value = getattr(candidate, attribute, None)
-            if isinstance(value, str) and len(value) == 5:
-                return value
-    return None
-
-
-_QUOTED_VALUE = re.compile(r'(: |=)"[^"]*"')
-_DETAIL = re.compile(r"\n.*$|\[SQL:.*$|\(Background on this error.*$", re.S)
-
-
-def _cause(error: BaseException) -> str:
-    """The database's own one-line message, without SQL text or quoted values (which may be data)."""
-    original = getattr(error, "orig", None) or error
-    text = str(original).strip()
-    text = re.sub(r"^<class '[^']+'>: ", "", text)
-    text = _DETAIL.sub("", text)
-    text = _QUOTED_VALUE.sub(lambda match: f'{match.group(1)}"…"', text)
-    return text[:200] or type(error).__name__
 
 
 # One statement sets up the transaction: the role, the customer's claims (what auth.uid() reads),

@@ -7,8 +7,10 @@ table, column, expected, found — instead of failing later as a driver error in
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -126,11 +128,12 @@ class SchemaReport:
 
     mismatches: tuple[Mismatch, ...]
     advice: tuple[str, ...] = ()
+    project_problem: str | None = None  # this project's own schema missing or older than this version
 
     @property
     def ok(self) -> bool:
-        """No mismatch."""
-        return not self.mismatches
+        """No mismatch, and this project's own schema is in place."""
+        return not self.mismatches and self.project_problem is None
 
     @property
     def status(self) -> str:
@@ -141,6 +144,8 @@ class SchemaReport:
         """One line naming every mismatch (table, column, expected, found)."""
         if self.ok:
             return "the app's tables match what fearvana-integration reads"
+        if not self.mismatches and self.project_problem is not None:
+            return self.project_problem
         listed = "; ".join(str(m) for m in self.mismatches)
         count = len(self.mismatches)
         return (
@@ -269,9 +274,10 @@ async def check_postgres(conn: AsyncConnection) -> SchemaReport:
     }
     sizes = {name: int(rows) for name, rows in await conn.execute(_PG_ROWS, {"tables": tables})}
     advice = tuple(
-        f"public.{table} has no index on {column}: every context read scans the whole table "
-        f"(about {max(sizes[table], 0):,} rows); the app's owner can add one with "
-        f"`create index on public.{table} ({column})` (this project never changes the app's tables)"
+        f"public.{table} has no index on {column}: every context read scans the whole table"
+        + (f" (about {sizes[table]:,} rows)" if sizes[table] > 0 else "")
+        + f"; the app's owner can add one with `create index on public.{table} ({column})` "
+        "(this project never changes the app's tables)"
         for table, column in OWNER_COLUMNS.items()
         if table in sizes and (table, column) not in indexed
     )
@@ -293,3 +299,34 @@ async def check_sqlite(conn: AsyncConnection) -> SchemaReport:
 
     found = await conn.run_sync(inspect)
     return compare(expected, found, list(APP_LIFE_AREAS))
+
+
+async def check_project_postgres(conn: AsyncConnection, head: str) -> str | None:
+    """Whether ``db init`` has brought schema ``integration`` to ``head``; None when it has."""
+    exists = (await conn.execute(sa.text("SELECT to_regclass('integration.alembic_version') IS NOT NULL"))).scalar_one()
+    if not exists:
+        return (
+            "This database does not have fearvana-integration's own schema (integration): "
+            "run `fearvana-integration db init`"
+        )
+    version = (await conn.execute(sa.text("SELECT version_num FROM integration.alembic_version"))).scalar()
+    if version != head:
+        return (
+            f"fearvana-integration's own schema is at revision {version or 'none'}, this version needs {head}: "
+            "run `fearvana-integration db init`"
+        )
+    return None
+
+
+@functools.cache
+def migration_head() -> str:
+    """The newest revision of this project's migrations (schema ``integration``)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("fearvana_integration.store") / "migrations"))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    if head is None:
+        raise RuntimeError("no migration head")
+    return head
