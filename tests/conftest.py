@@ -63,6 +63,18 @@ def _no_network() -> Iterator[None]:
     socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _audit_spools_of_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Audit spools (default: the user's state directory) go to a directory of this test session."""
+    previous = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _fresh_mocks() -> Iterator[None]:
     """Every test starts with mocks that forgot all writes, faults and counters."""

@@ -9,20 +9,28 @@ tag ``customer:<id>``, so :meth:`SourceCache.invalidate` drops exactly one custo
 Freshness is judged against the injected clock (not the backend's own timer), so simulations with a
 fake clock behave like real time. Values are kept as objects in memory and as JSON in Redis (cashews'
 JSON pickler, never pickle: a compromised Redis must not be able to run code here). Cache failures are misses, never
-errors: the cache makes the service faster, it must not make it less available.
+errors: the cache makes the service faster, it must not make it less available. So every Redis
+operation has its own small time budget (``CACHE_TIMEOUT_MS``), and once Redis has answered nothing
+for that long the cache is not asked at all for a few seconds (:class:`CacheGate`): a stalled Redis
+costs a request at most one short wait, never its deadline.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import structlog
-from cashews import Cache
+from cashews import Cache, register_backend
+from cashews.backends.redis import Redis as CashewsRedis
+from cashews.picklers import PicklerType
 from pydantic import TypeAdapter, ValidationError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from fearvana_integration.clock import Clock
 from fearvana_integration.config import Settings
@@ -33,6 +41,47 @@ T = TypeVar("T")
 log = structlog.get_logger("fearvana_integration.cache")
 DEFAULT_NAMESPACE = "fi"
 LOCAL_COPIES = 256
+GATE_OPEN_SECONDS = 5.0
+_MISSING: Any = object()
+
+
+# cashews knows redis:// and rediss://; a Redis on a unix socket (REDIS_URL=unix:///path) is the same backend.
+register_backend("unix", CashewsRedis, pass_uri=True, pickler=PicklerType.DEFAULT)
+
+
+class CacheGate:
+    """The cache's own small breaker. Redis counts as stalled once an operation failed and nothing at
+    all was answered for ``CACHE_TIMEOUT_MS`` (a slow answer under load, while others get theirs, is
+    only a miss); it is then skipped — every read a miss, every write dropped — for
+    ``GATE_OPEN_SECONDS`` and tried again. Monotonic time, not the injected clock: it measures the
+    backend, not the domain."""
+
+    def __init__(self, silence_seconds: float, open_seconds: float = GATE_OPEN_SECONDS) -> None:
+        self.silence_seconds = silence_seconds
+        self.open_seconds = open_seconds
+        self.last_answer = time.monotonic()
+        self.closed_until = 0.0
+
+    def allows(self) -> bool:
+        """Whether the backend may be asked now."""
+        return time.monotonic() >= self.closed_until
+
+    def answered(self) -> None:
+        """An operation got its answer."""
+        self.last_answer = time.monotonic()
+
+    def failed(self, operation: str, error: BaseException) -> None:
+        """An operation failed or ran out of time: shut the gate if Redis is silent, not just slow."""
+        now = time.monotonic()
+        silent = not isinstance(error, TimeoutError) or now - self.last_answer >= self.silence_seconds
+        if silent and self.allows():
+            self.closed_until = now + self.open_seconds
+            log.warning(
+                "cache not answering: serving from the sources",
+                operation=operation,
+                error=type(error).__name__,
+                retry_in_seconds=self.open_seconds,
+            )
 
 
 class Cached(Generic[T]):
@@ -105,13 +154,19 @@ class SourceCache:
         self.namespace = namespace
         self.stale_max = float(settings.cache_stale_max_seconds)
         self.backend = settings.cache_backend
+        self.timeout = settings.cache_timeout_ms / 1000
+        self.gate = CacheGate(self.timeout)
         self.cache = Cache(name=f"{namespace}-{uuid.uuid4().hex[:8]}")
         if settings.cache_backend == "redis" and settings.redis_url is not None:
             url = settings.redis_url.get_secret_value()
             separator = "&" if "?" in url else "?"
+            seconds = f"{max(self.timeout, 0.001):g}"
             self.cache.setup(
-                f"{url}{separator}suppress=false&socket_timeout=0.5&socket_connect_timeout=0.5",
+                f"{url}{separator}suppress=false&socket_timeout={seconds}&socket_connect_timeout={seconds}",
                 pickle_type="json",
+                retry=Retry(NoBackoff(), 0),  # redis-py's default retries turn one stall into seconds
+                # Waiting for a free pooled connection counts against CACHE_TIMEOUT_MS: keep enough.
+                max_connections=64,
                 check_repr=False,  # a pickle-era safety net; our values are JSON text, and repr() of each costs
             )
         else:
@@ -136,6 +191,27 @@ class SourceCache:
         """Whether other processes see the same entries (Redis)."""
         return self.backend == "redis"
 
+    async def _backend(self, operation: str, call: Callable[[], Awaitable[Any]], default: Any) -> Any:
+        """One backend operation inside the cache's time budget and gate; ``default`` when it fails,
+        is too slow, or the gate is shut. In memory nothing can stall, so nothing is added."""
+        if not self.shared:
+            try:
+                return await call()
+            except Exception as error:  # the backend's own errors vary; any failure is a miss
+                log.warning(f"cache {operation} failed", error=type(error).__name__)
+                return default
+        if not self.gate.allows():
+            return default
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await call()
+        except Exception as error:  # includes TimeoutError: slower than the budget is a miss
+            self.gate.failed(operation, error)
+            log.warning(f"cache {operation} failed", error=type(error).__name__)
+            return default
+        self.gate.answered()
+        return result
+
     def _encode(self, codec: Codec[T], cached: Cached[T]) -> object:
         return codec.encode(cached) if self.shared else cached
 
@@ -153,11 +229,7 @@ class SourceCache:
 
     async def read(self, key: str, codec: Codec[T]) -> Cached[T] | None:
         """The cached entry (fresh or not), or None."""
-        try:
-            raw = await self.cache.get(key)
-        except Exception as error:  # the backend's own errors vary; any failure is a miss
-            log.warning("cache read failed", error=type(error).__name__)
-            return None
+        raw = await self._backend("read", lambda: self.cache.get(key), None)
         return self._decode(codec, raw)
 
     async def read_immutable(self, key: str, codec: Codec[T]) -> Cached[T] | None:
@@ -189,10 +261,8 @@ class SourceCache:
 
     async def read_many(self, keys: Sequence[str], codecs: Sequence[Codec[Any]]) -> list[Cached[Any] | None]:
         """Several entries in one round trip."""
-        try:
-            raws = await self.cache.get_many(*keys)
-        except Exception as error:
-            log.warning("cache read failed", error=type(error).__name__)
+        raws = await self._backend("read", lambda: self.cache.get_many(*keys), _MISSING)
+        if raws is _MISSING:
             return [None] * len(keys)
         return [self._decode(codec, raw) for codec, raw in zip(codecs, raws, strict=True)]
 
@@ -205,12 +275,13 @@ class SourceCache:
         :meth:`read_stamps` can tell what a part's version is without transferring the part.
         """
         expire, tags = ttl + self.stale_max, [self.tag(customer_id)]
-        try:
+
+        async def store() -> None:
             await self.cache.set(key, self._encode(codec, cached), expire=expire, tags=tags)
             if self.shared and stamp:
                 await self.cache.set(self.stamp_key(key), cached.fetched_at, expire=expire, tags=tags)
-        except Exception as error:
-            log.warning("cache write failed", error=type(error).__name__)
+
+        await self._backend("write", store, None)
 
     @staticmethod
     def stamp_key(key: str) -> str:
@@ -223,10 +294,8 @@ class SourceCache:
         A stamp can be briefly newer than the value beside it (two writers racing); whatever is built
         on a stamp was built from a value fetched at that time, so it stays a true version."""
         wanted = [self.stamp_key(key) for key in keys] if self.shared else list(keys)
-        try:
-            raws = await self.cache.get_many(*wanted)
-        except Exception as error:
-            log.warning("cache read failed", error=type(error).__name__)
+        raws = await self._backend("read", lambda: self.cache.get_many(*wanted), _MISSING)
+        if raws is _MISSING:
             return [None] * len(keys)
         if not self.shared:
             return [raw.fetched_at if isinstance(raw, Cached) else None for raw in raws]
@@ -235,17 +304,16 @@ class SourceCache:
     async def delete(self, *keys: str) -> None:
         """Drop specific entries (after a write changed what they hold)."""
         stamps = [self.stamp_key(key) for key in keys] if self.shared else []
-        try:
-            await self.cache.delete_many(*keys, *stamps)
-        except Exception as error:
-            log.warning("cache delete failed", error=type(error).__name__)
+        await self._backend("delete", lambda: self.cache.delete_many(*keys, *stamps), None)
 
     async def invalidate(self, customer_id: str) -> None:
         """Drop every cached part of one customer, and nothing of anyone else."""
         for key in [key for key in self._local if key.startswith(self.key(customer_id, ""))]:
             del self._local[key]
         try:
-            await self.cache.delete_tags(self.tag(customer_id))
+            # Several round trips (find the tag's keys, delete them): a larger bound than one read's.
+            async with asyncio.timeout(max(10 * self.timeout, 1.0)):
+                await self.cache.delete_tags(self.tag(customer_id))
         except Exception as error:
             raise ProviderUnavailable(
                 f"Cache unavailable: could not invalidate ({type(error).__name__})", source="cache"
@@ -271,18 +339,16 @@ class SourceCache:
         token = uuid.uuid4().hex
         if not self.shared:
             return token
-        try:
-            taken = await self.cache.set_lock(f"{self.namespace}:lock:{key}", token, expire=hold_seconds)
-        except Exception as error:
-            log.warning("cache lock failed; filling without it", error=type(error).__name__)
-            return token
+        # Unreachable or slow: fill without the lock (a duplicate source call beats waiting).
+        taken = await self._backend(
+            "lock", lambda: self.cache.set_lock(f"{self.namespace}:lock:{key}", token, expire=hold_seconds), True
+        )
         return token if taken else None
 
     async def unlock(self, key: str, token: str) -> None:
         """Release a fill lock taken with :meth:`try_lock`."""
         if self.shared:
-            with contextlib.suppress(Exception):
-                await self.cache.unlock(f"{self.namespace}:lock:{key}", token)
+            await self._backend("unlock", lambda: self.cache.unlock(f"{self.namespace}:lock:{key}", token), None)
 
     async def stats(self) -> CacheStats:
         """Entries, hits, misses and hit rate (a coalesced waiter counts as a hit), and whether the
@@ -290,9 +356,10 @@ class SourceCache:
         and failed-auth counts, so health must say so."""
         error: str | None = None
         try:
-            size = await self.cache.get_keys_count()
-            if self.shared:
-                await self.cache.ping()
+            async with asyncio.timeout(max(10 * self.timeout, 1.0)):
+                size = await self.cache.get_keys_count()
+                if self.shared:
+                    await self.cache.ping()
         except Exception as failure:  # any backend failure is a finding here, not an error of health
             size = 0
             root: BaseException = failure

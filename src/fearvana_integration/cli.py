@@ -115,17 +115,36 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (non-loopback needs a real secret).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    ssl_certfile: Annotated[
+        str | None,
+        typer.Option(
+            "--ssl-certfile",
+            metavar="PATH",
+            help="Serve HTTPS (TLS 1.2 or newer only) with this PEM certificate chain. "
+            "In production, prefer TLS at a reverse proxy in front.",
+        ),
+    ] = None,
+    ssl_keyfile: Annotated[
+        str | None,
+        typer.Option(
+            "--ssl-keyfile", metavar="PATH", help="The certificate's PEM private key (unless in the certificate file)."
+        ),
+    ] = None,
 ) -> None:
-    """Start the HTTP service (uvicorn). Without a configured JWT secret, a development one is generated."""
+    """Start the HTTP service (uvicorn). Without a configured JWT secret, a development one is generated.
+
+    Request limits are on: see the HTTP_* settings (README "The HTTP service").
+    """
     from fearvana_integration.service import server
     from fearvana_integration.service.devsecret import check_bind, check_port, ensure_secret
 
     settings = _settings()
+    tls = server.check_tls_files(ssl_certfile, ssl_keyfile)  # before anything is written or bound
     check_bind(host, settings)
     check_port(host, port)
     settings = ensure_secret(settings)
     configure_logging(settings.log_level, settings.log_format)
-    server.run(host, port, workers)
+    server.run(host, port, workers, settings=settings, tls=tls)
 
 
 @app.command()

@@ -139,12 +139,14 @@ class Settings(BaseSettings):
     cache_ttl_scheduling_seconds: int = Field(60, ge=0)
     cache_max_size: int = Field(10000, ge=1)
     cache_stale_max_seconds: int = Field(86400, ge=0)
+    cache_timeout_ms: int = Field(500, ge=1, le=5000, description="each cache operation; slower is a miss")
     cache_backend: Literal["memory", "redis"] = "memory"
     redis_url: SecretStr | None = None
 
     # Fault tolerance
     circuit_breaker_threshold: int = Field(5, ge=1)
     circuit_breaker_timeout: int = Field(60000, ge=1, description="milliseconds (seed name kept)")
+    store_breaker_open_seconds: float = Field(5, gt=0, le=3600)
     source_timeout_ms: int = Field(2000, ge=1)
     context_deadline_ms: int = Field(3000, ge=1)
     store_timeout_ms: int | None = Field(None, ge=1)
@@ -157,6 +159,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1, le=100)
     db_connect_timeout_seconds: float = Field(30, gt=0)
     db_statement_timeout_ms: int = Field(10000, ge=1)
+    audit_spool_dir: Path | None = None
+
+    # Scheduling rules
+    booking_horizon_days: int = Field(365, ge=1, le=3650)
 
     # Tokens
     tokenizer_encoding: Literal["o200k_base", "cl100k_base"] = "o200k_base"
@@ -172,6 +178,14 @@ class Settings(BaseSettings):
     auth_failure_window_seconds: int = Field(900, ge=1)
     auth_block_seconds: int = Field(900, ge=1)
     trusted_proxies: str | None = None
+
+    # HTTP server limits (`serve`; README "The HTTP service")
+    http_max_header_bytes: int = Field(16384, ge=1024, le=1048576)
+    http_max_headers: int = Field(100, ge=10, le=1000)
+    http_header_timeout_seconds: float = Field(10, gt=0, le=300)
+    http_keep_alive_seconds: int = Field(5, ge=1, le=300)
+    http_max_connections: int = Field(1000, ge=1, le=100000)
+    http_shutdown_timeout_seconds: int = Field(20, ge=1, le=3600)
 
     # Health
     health_ping_cache_seconds: int = Field(30, ge=0)
@@ -311,6 +325,14 @@ class Settings(BaseSettings):
     def database_backend(self) -> Literal["sqlite", "postgres"]:
         """Which store ``DATABASE_URL`` selects."""
         return "sqlite" if self.database_url.get_secret_value().startswith("sqlite") else "postgres"
+
+    def audit_spool_root(self) -> Path:
+        """Where audit events wait on disk before the table takes them (``AUDIT_SPOOL_DIR``, else the
+        user's state directory: it must outlive the process, so not a temporary directory)."""
+        if self.audit_spool_dir is not None:
+            return self.audit_spool_dir
+        state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(state) / "fearvana-integration" / "audit-spool"
 
     def effective(self) -> list[tuple[str, str]]:
         """(ENV_NAME, printable value) for every setting; secrets masked, URL passwords hidden."""

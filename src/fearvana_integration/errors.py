@@ -12,6 +12,7 @@ to do next::
     │   │   └── RateLimited           retryable after .retry_after (HTTP 429 with a short wait)
     │   ├── QuotaExhausted            not retryable until .resets_at
     │   ├── CircuitOpen               raised without calling out; .next_attempt_at
+    │   │   └── StoreCircuitOpen      the store's breaker (also a StoreUnavailable)
     │   ├── ProviderAuthError         not retryable (401/403, expired or revoked credentials)
     │   ├── ProviderRejected          not retryable, not counted (other 4xx: our request was wrong)
     │   └── ProviderResponseInvalid   the vendor's payload failed validation
@@ -26,6 +27,7 @@ to do next::
     ├── BudgetTooSmall                max_tokens under the minimum
     ├── InvalidInput                  an argument is malformed (e.g. neither a UUID nor an email)
     └── StoreUnavailable
+        └── AuditUnavailable          neither the audit spool nor the database can record the request
 
 Nothing outside an adapter or the store ever sees an httpx, SQLAlchemy or vendor exception:
 they are translated at that boundary, always with ``raise … from e``.
@@ -123,6 +125,19 @@ class CircuitOpen(ProviderError):
         self.next_attempt_at = next_attempt_at
 
 
+class StoreUnavailable(IntegrationError):
+    """The customer store cannot be read and no stale copy exists."""
+
+
+class StoreCircuitOpen(CircuitOpen, StoreUnavailable):
+    """The store's breaker is open after repeated failures: refused at once, retried at ``next_attempt_at``."""
+
+    def __init__(self, *, next_attempt_at: datetime | None = None, operation: str = "") -> None:
+        super().__init__("supabase", next_attempt_at=next_attempt_at, operation=operation)
+        when = f" at {next_attempt_at.strftime('%H:%M:%S UTC')}" if next_attempt_at else " shortly"
+        self.message = f"Customer store unavailable: it failed repeatedly; the next attempt is{when}"
+
+
 class ProviderAuthError(ProviderError):
     """The provider refused our credentials (401/403). Fix the key; retrying will not help."""
 
@@ -203,13 +218,14 @@ class InvalidInput(IntegrationError):
     """An argument is malformed; the message names it."""
 
 
-class StoreUnavailable(IntegrationError):
-    """The customer store cannot be read and no stale copy exists."""
+class AuditUnavailable(StoreUnavailable):
+    """Neither the audit spool nor the database can record a request: it is refused, never unaudited."""
 
 
 __all__ = [
     "AccessDenied",
     "AppointmentNotFound",
+    "AuditUnavailable",
     "AuthenticationFailed",
     "BudgetTooSmall",
     "CapabilityNotSupported",
@@ -229,6 +245,7 @@ __all__ = [
     "QuotaExhausted",
     "RateLimited",
     "SlotUnavailable",
+    "StoreCircuitOpen",
     "StoreUnavailable",
     "TooManyFailedAttempts",
     "source_label",

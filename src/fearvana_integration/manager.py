@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
@@ -22,6 +22,8 @@ from fearvana_integration.errors import (
     IntegrationDisabled,
     IntegrationError,
     InvalidInput,
+    ProviderTimeout,
+    StoreUnavailable,
 )
 from fearvana_integration.observability.audit import audit_context, current_correlation_id
 from fearvana_integration.resilience.breaker import CircuitBreaker
@@ -62,15 +64,16 @@ class IntegrationManager:
         try:
             if not isinstance(reference, UUID):
                 reference = (await self.runtime.assembler.resolve(reference)).id
-                audit.record(
+                await audit.commit(
                     "profile.lookup_by_email", customer_id=reference, resources=("profiles",), detail="service_role"
                 )
             ctx = await self.runtime.assembler.assemble(reference, max_tokens, view=view)
-        except IntegrationError as error:
+        except Exception as error:
             customer = reference if isinstance(reference, UUID) else None
-            audit.record("context.read", customer_id=customer, outcome=type(error).__name__)
+            await audit.commit("context.read", customer_id=customer, outcome=type(error).__name__)
             raise
-        audit.record("context.read", customer_id=ctx.customer_id, resources=_sections(ctx))
+        # Answered only once this is on disk: an answered request is an audited request.
+        await audit.commit("context.read", customer_id=ctx.customer_id, resources=_sections(ctx))
         return ctx
 
     async def invalidate(self, customer_id: UUID | str) -> None:
@@ -83,24 +86,19 @@ class IntegrationManager:
     async def log_interaction(self, customer_id: UUID | str, interaction: Interaction) -> str:
         """Log the interaction in the CRM (and set its sentiment field); returns the CRM's id for it."""
         crm = self._require(self.runtime.crm, "crm")
-        customer, deadline = await self._customer(customer_id)
-        outcome = "error"
-        try:
-            crm_id = await self._call(
-                "crm", "log_interaction", lambda: crm.log_interaction(customer, interaction), deadline
-            )
-            if interaction.sentiment is not None:
-                sentiment = interaction.sentiment
-                await self._call("crm", "update_sentiment", lambda: crm.update_sentiment(customer, sentiment), deadline)
-            outcome = "ok"
-        except IntegrationError as error:
-            outcome = type(error).__name__
-            raise
-        finally:
-            await self.runtime.cache.delete(self.runtime.cache.key(str(customer.id), "crm"))
-            self.runtime.audit.record(
-                "crm.log_interaction", customer_id=customer.id, resources=("crm",), outcome=outcome
-            )
+        customer, deadline = await self._writable_customer(customer_id)
+        async with self._audited("crm.log_interaction", customer.id, ("crm",)):
+            try:
+                crm_id = await self._call(
+                    "crm", "log_interaction", lambda: crm.log_interaction(customer, interaction), deadline
+                )
+                if interaction.sentiment is not None:
+                    sentiment = interaction.sentiment
+                    await self._call(
+                        "crm", "update_sentiment", lambda: crm.update_sentiment(customer, sentiment), deadline
+                    )
+            finally:
+                await self.runtime.cache.delete(self.runtime.cache.key(str(customer.id), "crm"))
         return crm_id
 
     async def get_available_slots(
@@ -120,8 +118,8 @@ class IntegrationManager:
     ) -> Appointment:
         """Book ``slot`` for the customer; SlotUnavailable (with alternatives) if it is taken."""
         scheduling = self._require(self.runtime.scheduling, "scheduling")
-        customer, deadline = await self._customer(customer_id)
-        with self._audited("scheduling.book", customer.id):
+        customer, deadline = await self._writable_customer(customer_id)
+        async with self._audited("scheduling.book", customer.id, ("scheduling",)):
             try:
                 return await self._call(
                     "scheduling",
@@ -135,8 +133,8 @@ class IntegrationManager:
     async def cancel_appointment(self, customer_id: UUID | str, appointment_id: str) -> Appointment:
         """Cancel one of the customer's own appointments (AppointmentNotFound for anyone else's)."""
         scheduling = self._require(self.runtime.scheduling, "scheduling")
-        customer, deadline = await self._customer(customer_id)
-        with self._audited("scheduling.cancel", customer.id):
+        customer, deadline = await self._writable_customer(customer_id)
+        async with self._audited("scheduling.cancel", customer.id, ("scheduling",)):
             try:
                 return await self._call(
                     "scheduling",
@@ -150,15 +148,16 @@ class IntegrationManager:
     async def get_health_status(self) -> HealthStatus:
         """Ping every source (concurrently, each ping cached ``HEALTH_PING_CACHE_SECONDS``).
 
-        ``unhealthy`` when the store fails; ``degraded`` when an optional source fails or a breaker is
-        not closed; else ``healthy``.
+        ``unhealthy`` when the store fails or its breaker is open; ``degraded`` when an optional
+        source fails or a breaker is not closed; else ``healthy``.
         """
         names = ["supabase", *self.runtime.adapters()]
         results = await asyncio.gather(*(self._cached_ping(name) for name in names))
         services = dict(zip(names, results, strict=True))
         breakers = {name: await self._breaker_status(breaker) for name, breaker in self.circuit_breakers.items()}
         cache = await self.runtime.cache.stats()
-        if not services["supabase"].healthy:
+        # An open store breaker refuses every request until its next attempt, whatever a ping says.
+        if not services["supabase"].healthy or breakers["supabase"].state == "OPEN":
             status = "unhealthy"
         elif (
             any(not s.healthy for name, s in services.items() if name != "supabase" and s.enabled)
@@ -185,16 +184,28 @@ class IntegrationManager:
 
     # Helpers --------------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _audited(self, action: str, customer_id: UUID) -> Iterator[None]:
-        outcome = "ok"
+    @contextlib.asynccontextmanager
+    async def _audited(self, action: str, customer_id: UUID, resources: tuple[str, ...]) -> AsyncIterator[None]:
+        """Audit the block's outcome — ``ok``, or the type of whatever it raised — durably, before the
+        caller sees either."""
         try:
             yield
-        except IntegrationError as error:
-            outcome = type(error).__name__
+        except BaseException as error:
+            await self.runtime.audit.commit(
+                action, customer_id=customer_id, resources=resources, outcome=type(error).__name__
+            )
             raise
-        finally:
-            self.runtime.audit.record(action, customer_id=customer_id, resources=("scheduling",), outcome=outcome)
+        await self.runtime.audit.commit(action, customer_id=customer_id, resources=resources)
+
+    async def _writable_customer(self, customer_id: UUID | str) -> tuple[CustomerRef, Deadline]:
+        """The customer, for a write to a vendor: with the store down nothing could be recorded about
+        it, so the write is refused (StoreUnavailable) rather than made unaudited."""
+        customer, deadline = await self._customer(customer_id)
+        try:
+            await self._call("supabase", "ping", self.runtime.store.ping, deadline)
+        except ProviderTimeout as error:
+            raise StoreUnavailable(f"Customer store unavailable: {error}") from error
+        return customer, deadline
 
     @staticmethod
     def _require(adapter: T | None, source: str) -> T:

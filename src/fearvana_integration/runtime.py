@@ -57,6 +57,9 @@ class Runtime:
         for adapter in self.adapters().values():
             if adapter is not None:
                 await adapter.aclose()
+        await self.guard.aclose()
+        for breaker in self.breakers.values():
+            await breaker.aclose()
         await self.audit.aclose()
         await self.cache.aclose()
         if isinstance(self.breaker_store, RedisBreakerStore):
@@ -126,6 +129,9 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, namespace: 
         source: CircuitBreaker(source, breaker_store, breaker_config(settings, source), clock)
         for source in ("supabase", "crm", "scheduling", "email")
     }
+    # The store is probed while its breaker is open (a ping costs nothing; a vendor call would cost quota).
+    breakers["supabase"].probe = store.ping
+    breakers["supabase"].probe_timeout_seconds = settings.timeout_seconds("supabase")
     guard = SourceGuard(clock, cache=cache if settings.cache_enabled else None, breakers=breakers)
     tokenizer = get_tokenizer(settings.tokenizer_encoding)
     assembler = ContextAssembler(
@@ -150,16 +156,24 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, namespace: 
         cache=cache,
         breakers=breakers,
         breaker_store=breaker_store,
-        audit=AuditLog(store, clock),
+        audit=AuditLog(
+            store, clock, settings.audit_spool_root(), database_url=settings.database_url.get_secret_value()
+        ),
         http_client=http.client,
     )
 
 
 def breaker_config(settings: Settings, source: str) -> BreakerConfig:
-    """``CIRCUIT_BREAKER_THRESHOLD`` / ``CIRCUIT_BREAKER_TIMEOUT``; a trial may take twice the source timeout."""
+    """``CIRCUIT_BREAKER_THRESHOLD`` / ``CIRCUIT_BREAKER_TIMEOUT`` (the store: ``STORE_BREAKER_OPEN_SECONDS``);
+    a trial may take twice the source timeout."""
+    # The store is required for every request: after a short stall it must be probed again within
+    # seconds, while a vendor that failed is better left alone for longer.
+    open_seconds = (
+        settings.store_breaker_open_seconds if source == "supabase" else settings.circuit_breaker_timeout / 1000
+    )
     return BreakerConfig(
         threshold=settings.circuit_breaker_threshold,
-        open_seconds=settings.circuit_breaker_timeout / 1000,
+        open_seconds=open_seconds,
         trial_timeout_seconds=max(2 * settings.timeout_seconds(source), 1.0),
     )
 
@@ -169,5 +183,9 @@ def build_breaker_store(
 ) -> MemoryBreakerStore | RedisBreakerStore:
     """Shared in Redis with ``CACHE_BACKEND=redis``, else in this process."""
     if settings.cache_backend == "redis" and settings.redis_url is not None:
-        return RedisBreakerStore(settings.redis_url.get_secret_value(), prefix=f"{namespace}:breaker:")
+        return RedisBreakerStore(
+            settings.redis_url.get_secret_value(),
+            prefix=f"{namespace}:breaker:",
+            timeout_seconds=settings.cache_timeout_ms / 1000,
+        )
     return MemoryBreakerStore()

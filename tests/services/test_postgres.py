@@ -7,7 +7,6 @@ demo customers, and drops them at the end; the shared server's other databases a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -29,6 +28,7 @@ from fearvana_integration.store.engine import create_engine
 from fearvana_integration.store.repository import CustomerStore
 from tests.conftest import FIXED_NOW
 from tests.services.conftest import create_database, drop_database
+from tests.services.proxy import TcpProxy
 
 pytestmark = [pytest.mark.services, pytest.mark.usefixtures("postgres_available")]
 DEMO = demo_customer_id("demo@fearvana.local")
@@ -264,6 +264,8 @@ async def test_cold_and_partly_cached_contexts_are_equal(manager_for: Any, expir
             "before_cursor_execute",
             lambda _c, _cu, statement, parameters, *_a: statements.append((statement, parameters)),
         )
+        await manager.get_customer_context(customer)  # served from the cache; refreshed in the background
+        await manager.runtime.guard.settled()
         warm = (await manager.get_customer_context(customer)).to_json_dict()
         for ctx in (cold, warm):  # the data, not the bookkeeping (the sources line says "cached" now)
             for key in ("retrievedAt", "freshness", "tokenCount", "optimization"):
@@ -309,52 +311,6 @@ async def test_nobody_can_change_or_delete_audit_rows_except_the_purge(store: Cu
 
 
 # Outages -------------------------------------------------------------------------------------------
-
-
-class TcpProxy:
-    """127.0.0.1:port → Postgres, which a test can cut (reset) or turn into a black hole."""
-
-    def __init__(self) -> None:
-        self.mode = "forward"
-        self.connections: list[asyncio.StreamWriter] = []
-        self.server: asyncio.base_events.Server | None = None
-        self.port = 0
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.mode == "cut":
-            writer.close()
-            return
-        if self.mode == "blackhole":
-            self.connections.append(writer)
-            return
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", 5432)
-        self.connections += [writer, upstream_writer]
-
-        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(Exception):
-                while data := await source.read(65536):
-                    if self.mode != "forward":
-                        return
-                    sink.write(data)
-                    await sink.drain()
-            sink.close()
-
-        await asyncio.gather(pump(reader, upstream_writer), pump(upstream_reader, writer))
-
-    def cut(self, mode: str = "cut") -> None:
-        self.mode = mode
-        for connection in self.connections:
-            connection.close()
-        self.connections.clear()
-
-    async def stop(self) -> None:
-        self.cut()
-        if self.server is not None:
-            self.server.close()
 
 
 @pytest.mark.parametrize("mode", ["cut", "blackhole"])

@@ -235,8 +235,12 @@ async def test_completed_challenges_show_titles_cold_and_after_a_partial_refresh
     try:
         cold = await manager.get_customer_context(customer)
         clock.advance(200)  # life areas (2 min) expired, the rest (5 min) still cached
+        await manager.get_customer_context(customer)  # served at once, refreshed in the background
+        await manager.runtime.guard.settled()
         activity_refreshed = await manager.get_customer_context(customer)
         clock.advance(200)  # now the journey half expired too, the profile (5 min) not
+        await manager.get_customer_context(customer)
+        await manager.runtime.guard.settled()
         journey_refreshed = await manager.get_customer_context(customer)
     finally:
         await manager.aclose()

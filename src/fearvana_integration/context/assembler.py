@@ -30,8 +30,8 @@ from fearvana_integration.domain.crm import CRMContext
 from fearvana_integration.domain.customer import CustomerRef, Profile
 from fearvana_integration.domain.scheduling import SchedulingContext
 from fearvana_integration.domain.sourced import Sourced
-from fearvana_integration.errors import StoreUnavailable
-from fearvana_integration.resilience.guard import Deadline, Part, SourceGuard
+from fearvana_integration.errors import StoreCircuitOpen, StoreUnavailable
+from fearvana_integration.resilience.guard import REFRESH_AHEAD_FRACTION, Deadline, Part, SourceGuard
 from fearvana_integration.store.repository import ActivitySections, CustomerStore, JourneySections, StoreSections
 from fearvana_integration.store.rows import ProfileRow
 
@@ -278,8 +278,8 @@ class ContextAssembler:
         if fetched_at is None or cache is None:
             return await self._open_version(part, None)
         age = cache.clock.now().timestamp() - fetched_at
-        if age < part.ttl:
-            return repr(fetched_at)
+        if age < part.ttl * REFRESH_AHEAD_FRACTION:
+            return repr(fetched_at)  # older ones go through the guard, which refreshes them in the background
         usable = max(age, 0.0) < part.ttl + cache.stale_max
         return await self._open_version(part, fetched_at if usable else None)
 
@@ -418,6 +418,8 @@ class ContextAssembler:
 def _required(sourced: Sourced[T], part: str) -> T:
     """A store part's value, or StoreUnavailable when there is neither data nor a stale copy."""
     if sourced.value is None or sourced.status == "unavailable":
+        if sourced.next_attempt_at is not None:
+            raise StoreCircuitOpen(next_attempt_at=sourced.next_attempt_at, operation=part)
         reason = sourced.reason or f"no {part} data"
         # The store's own errors already say what happened; others (a breaker, a timeout) get the subject.
         if not reason.startswith(("Customer store", "The customer store", "The database", "This database", "Cannot")):

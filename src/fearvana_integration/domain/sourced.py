@@ -22,6 +22,8 @@ class Sourced(Generic[T]):
     from_cache: bool = False
     reason: str | None = None
     age_seconds: float | None = None
+    # Set when the value is missing because the source's breaker is open: when it will be tried again.
+    next_attempt_at: datetime | None = None
 
     @property
     def ok(self) -> bool:

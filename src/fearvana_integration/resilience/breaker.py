@@ -11,14 +11,19 @@ WATCH/MULTI, so two instances can never both run the half-open trial).
     any success in CLOSED resets the count
 
 A trial that never reports back (its process died) is given up after ``trial_timeout`` and another
-caller may try. When Redis does not answer, a shared breaker keeps working on its in-memory state
-(and says so in a log line) instead of becoming an outage itself.
+caller may try. A breaker given a ``probe`` (the store's: one ``SELECT 1``) also checks in the
+background while it is open and closes as soon as the probe succeeds, so a short stall ends for
+everyone within about a second of recovery instead of at the end of the open period. When Redis
+does not answer, a shared breaker keeps working on its in-memory state (and says so in a log line)
+instead of becoming an outage itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal, Protocol
@@ -26,11 +31,12 @@ from typing import Literal, Protocol
 import structlog
 
 from fearvana_integration.clock import Clock
-from fearvana_integration.errors import CircuitOpen
+from fearvana_integration.errors import CircuitOpen, StoreCircuitOpen
 
 State = Literal["CLOSED", "OPEN", "HALF_OPEN"]
 Operation = Literal["before", "success", "failure"]
 log = structlog.get_logger("fearvana_integration.breaker")
+PROBE_INTERVAL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -177,12 +183,24 @@ class MemoryBreakerStore:
 class CircuitBreaker:
     """One source's breaker: :meth:`before_call`, then :meth:`record_success` or :meth:`record_failure`."""
 
-    def __init__(self, name: str, store: BreakerStore, config: BreakerConfig, clock: Clock) -> None:
+    def __init__(
+        self,
+        name: str,
+        store: BreakerStore,
+        config: BreakerConfig,
+        clock: Clock,
+        *,
+        probe: Callable[[], Awaitable[None]] | None = None,
+        probe_timeout_seconds: float = 1.0,
+    ) -> None:
         self.name = name
         self.store = store
         self.config = config
         self.clock = clock
         self.last_known = BreakerState()
+        self.probe = probe
+        self.probe_timeout_seconds = probe_timeout_seconds
+        self._prober: asyncio.Task[None] | None = None
 
     def _now(self) -> float:
         return self.clock.now().timestamp()
@@ -193,7 +211,10 @@ class CircuitBreaker:
         state, decision = await self.store.apply(self.name, "before", self._now(), self.config, token)
         self.last_known = state
         if not decision.allowed:
+            self._start_probing()
             next_attempt = datetime.fromtimestamp(decision.next_attempt_at, UTC) if decision.next_attempt_at else None
+            if self.name == "supabase":
+                raise StoreCircuitOpen(next_attempt_at=next_attempt, operation=operation)
             raise CircuitOpen(self.name, next_attempt_at=next_attempt, operation=operation)
         return token
 
@@ -207,6 +228,35 @@ class CircuitBreaker:
         self.last_known, _ = await self.store.apply(self.name, "failure", self._now(), self.config, token)
         if self.last_known.state == "OPEN" and before != "OPEN":
             log.warning("circuit breaker opened", source=self.name, failures=self.last_known.failures)
+            self._start_probing()
+
+    def _start_probing(self) -> None:
+        if self.probe is None or (self._prober is not None and not self._prober.done()):
+            return
+        self._prober = asyncio.get_running_loop().create_task(self._probe_until_closed(), name=f"probe:{self.name}")
+
+    async def _probe_until_closed(self) -> None:
+        """While open, try the probe every second; close the breaker (for every instance) when it works."""
+        assert self.probe is not None
+        while True:
+            await asyncio.sleep(PROBE_INTERVAL_SECONDS)
+            if (await self.state()).state == "CLOSED":
+                return
+            try:
+                async with asyncio.timeout(self.probe_timeout_seconds):
+                    await self.probe()
+            except Exception:  # still down (any failure of the probe means that); try again
+                continue
+            await self.areset()
+            log.info("source answers again: circuit breaker closed", source=self.name)
+            return
+
+    async def aclose(self) -> None:
+        """Stop background probing (at shutdown)."""
+        if self._prober is not None and not self._prober.done():
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
 
     async def state(self) -> BreakerState:
         """The current (shared) state."""

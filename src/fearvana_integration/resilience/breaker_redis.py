@@ -13,6 +13,8 @@ import time
 import redis
 import redis.asyncio as aioredis
 import structlog
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, WatchError
 
 from fearvana_integration.resilience.breaker import (
@@ -35,8 +37,13 @@ class RedisBreakerStore:
     def __init__(self, url: str, *, prefix: str = "fi:breaker:", timeout_seconds: float = 0.25) -> None:
         self.url = url
         self.prefix = prefix
+        # No retries: redis-py's default retries with backoff turn one stalled server into seconds.
         self.client = aioredis.Redis.from_url(
-            url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds, decode_responses=True
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            decode_responses=True,
+            retry=Retry(NoBackoff(), 0),
         )
         self.timeout_seconds = timeout_seconds
         self.fallback = MemoryBreakerStore()

@@ -6,12 +6,18 @@ a customer's context; :meth:`SourceGuard.call` is the same path without the cach
 raises. Concurrent misses of one key share one source call (in this process, and across processes
 when the cache is in Redis); a failing source is answered with its last good value for up to
 ``CACHE_STALE_MAX_SECONDS``; an open breaker answers at once without touching the network.
+
+Latency never waits on a source that answered before (stale-while-revalidate): a value past its TTL
+is served at once while one background refresh per key fetches a new one — still called fresh up to
+twice its TTL (what any TTL cache may serve), ``stale`` and "refreshing" beyond. A value read in the
+last fifth of its TTL is refreshed ahead in the background, so customers read often never expire.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +43,9 @@ from fearvana_integration.resilience.breaker import CircuitBreaker
 T = TypeVar("T")
 log = structlog.get_logger("fearvana_integration.guard")
 LOCK_POLL_SECONDS = 0.01
+REFRESH_AHEAD_FRACTION = 0.8  # a value read after 80 % of its TTL is refreshed in the background
+REMEMBERED_FAILURES = 4096
+FRESH_GRACE_TTLS = 2.0  # served while revalidating, a value up to twice its TTL old still counts as fresh
 
 
 class Deadline:
@@ -90,6 +99,10 @@ class SourceGuard:
         # (source, operation, seconds, outcome) for every call that reached the breaker — metrics.
         self.observer: Callable[[str, str, float, str], None] | None = None
         self._flights: dict[str, asyncio.Future[Sourced[Any]]] = {}
+        self._refreshing: set[asyncio.Task[None]] = set()
+        # Why the latest background refresh of a key failed (most recent last, bounded): its cached
+        # value is then served as stale with that reason, not passed off as fresh.
+        self._refresh_failures: OrderedDict[str, str] = OrderedDict()
 
     # Writes and uncached reads ---------------------------------------------------------------------
 
@@ -159,9 +172,20 @@ class SourceGuard:
         entry = cached if cached is not None else await self.cache.read(key, part.codec)
         if entry is not None and not entry.readable():
             entry = None
-        if entry is not None and self.cache.is_fresh(entry, part.ttl):
-            self.cache.hits += 1
-            return self._from_cache(entry, provider)
+        if entry is not None and part.ttl > 0:
+            age = self.cache.age(entry)
+            if age < part.ttl * REFRESH_AHEAD_FRACTION:
+                self.cache.hits += 1
+                return self._from_cache(entry, provider)
+            if age < part.ttl + self.cache.stale_max:
+                self.cache.hits += 1
+                self._refresh_in_background(part, key, customer_id, provider, load, entry)
+                failure = self._refresh_failures.get(key) if age >= part.ttl else None
+                if failure is not None:
+                    return self._stale(entry, provider, failure)
+                if age < part.ttl * FRESH_GRACE_TTLS:
+                    return self._from_cache(entry, provider)
+                return self._stale(entry, provider, "refreshing in the background")
         flight = self._flights.get(key)
         if flight is not None:
             self.cache.hits += 1
@@ -170,6 +194,7 @@ class SourceGuard:
         self._flights[key] = flight
         try:
             result = await self._fill(part, key, customer_id, provider, load, deadline, entry)
+            self._remember_refresh(key, result)
         except BaseException as error:
             flight.set_exception(error)
             flight.exception()  # retrieved: no "never retrieved" warning when nobody else waited
@@ -179,6 +204,71 @@ class SourceGuard:
             return result
         finally:
             self._flights.pop(key, None)
+
+    def _refresh_in_background(
+        self,
+        part: Part[T],
+        key: str,
+        customer_id: str,
+        provider: str,
+        load: Callable[[], Awaitable[T]],
+        entry: Cached[T],
+    ) -> None:
+        """Start the one refresh of ``key`` unless it is already running here (another process's
+        refresh holds the fill lock, and then this one gives way at once)."""
+        if key in self._flights:
+            return
+        flight: asyncio.Future[Sourced[Any]] = asyncio.get_running_loop().create_future()
+        self._flights[key] = flight
+
+        async def refresh() -> None:
+            try:
+                result = await self._fill(
+                    part, key, customer_id, provider, load, Deadline(self.clock, part.timeout), entry, wait=False
+                )
+            except CustomerNotFound:
+                # Gone from the store since it was cached: nobody may be served the old copy.
+                assert self.cache is not None
+                await self.cache.delete(key)
+                flight.set_exception(CustomerNotFound(customer_id))
+                flight.exception()
+            except BaseException as error:  # a background task has nobody to raise to
+                if not flight.done():
+                    flight.set_exception(error)
+                    flight.exception()
+                if isinstance(error, asyncio.CancelledError):
+                    raise
+                log.warning("background refresh failed", source=part.source, part=part.name, error=type(error).__name__)
+            else:
+                flight.set_result(result)
+                self._remember_refresh(key, result)
+            finally:
+                self._flights.pop(key, None)
+
+        task = asyncio.get_running_loop().create_task(refresh(), name=f"refresh:{part.name}")
+        self._refreshing.add(task)
+        task.add_done_callback(self._refreshing.discard)
+
+    def _remember_refresh(self, key: str, result: Sourced[Any]) -> None:
+        if result.status == "fresh" or result.reason == "refreshed by another instance":
+            self._refresh_failures.pop(key, None)
+            return
+        self._refresh_failures[key] = result.reason or "the refresh failed"
+        self._refresh_failures.move_to_end(key)
+        while len(self._refresh_failures) > REMEMBERED_FAILURES:
+            self._refresh_failures.popitem(last=False)
+
+    async def settled(self) -> None:
+        """Wait until the background refreshes running now have finished (tests, benchmarks)."""
+        while self._refreshing:
+            await asyncio.gather(*list(self._refreshing), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Stop background refreshes (at shutdown)."""
+        for task in list(self._refreshing):
+            task.cancel()
+        if self._refreshing:
+            await asyncio.gather(*self._refreshing, return_exceptions=True)
 
     async def _wait(self, flight: asyncio.Future[Sourced[Any]], deadline: Deadline) -> Sourced[T]:
         try:
@@ -196,10 +286,18 @@ class SourceGuard:
         load: Callable[[], Awaitable[T]],
         deadline: Deadline,
         entry: Cached[T] | None,
+        *,
+        wait: bool = True,
     ) -> Sourced[T]:
         assert self.cache is not None
         cache = self.cache
         token = await cache.try_lock(key, hold_seconds=part.timeout + 1)
+        if token is None and not wait:  # another process is refreshing it already
+            return (
+                self._from_cache(entry, provider)
+                if entry is not None
+                else self._fallback(part, provider, entry, "refreshed by another instance")
+            )
         while token is None:  # another process is fetching the same part: wait for its result
             await asyncio.sleep(LOCK_POLL_SECONDS)
             latest = await cache.read(key, part.codec)
@@ -230,7 +328,9 @@ class SourceGuard:
         try:
             value = await self.call(part.source, part.name, load, timeout_seconds=part.timeout, deadline=deadline)
         except CircuitOpen as error:
-            return self._fallback(part, provider, entry, self._open_reason(part.source, error))
+            return self._fallback(
+                part, provider, entry, self._open_reason(part.source, error), next_attempt_at=error.next_attempt_at
+            )
         except CustomerNotFound:
             raise
         except (ProviderError, CapabilityNotSupported, StoreUnavailable) as error:
@@ -254,19 +354,38 @@ class SourceGuard:
             from_cache=True,
         )
 
-    def _fallback(self, part: Part[T], provider: str, entry: Cached[T] | None, reason: str) -> Sourced[T]:
+    def _stale(self, entry: Cached[T], provider: str, reason: str) -> Sourced[T]:
+        assert self.cache is not None
+        return Sourced(
+            value=entry.value,
+            status="stale",
+            source=provider,
+            fetched_at=datetime.fromtimestamp(entry.fetched_at, UTC),
+            from_cache=True,
+            reason=reason,
+            age_seconds=round(self.cache.age(entry), 1),
+        )
+
+    def _fallback(
+        self,
+        part: Part[T],
+        provider: str,
+        entry: Cached[T] | None,
+        reason: str,
+        *,
+        next_attempt_at: datetime | None = None,
+    ) -> Sourced[T]:
         log.warning("source unavailable", source=part.source, part=part.name, reason=reason)
         if entry is not None and self.cache is not None and self.cache.usable_stale(entry, part.ttl):
-            return Sourced(
-                value=entry.value,
-                status="stale",
-                source=provider,
-                fetched_at=datetime.fromtimestamp(entry.fetched_at, UTC),
-                from_cache=True,
-                reason=reason,
-                age_seconds=round(self.cache.age(entry), 1),
-            )
-        return Sourced(value=None, status="unavailable", source=provider, fetched_at=None, reason=reason)
+            return self._stale(entry, provider, reason)
+        return Sourced(
+            value=None,
+            status="unavailable",
+            source=provider,
+            fetched_at=None,
+            reason=reason,
+            next_attempt_at=next_attempt_at,
+        )
 
     @staticmethod
     def disabled(source: str, provider: str) -> Sourced[T]:

@@ -2,7 +2,8 @@
 
 Routes (SPEC §10) with the role rules of SPEC §8; every error a JSON problem; a correlation id per
 request (``X-Request-ID`` accepted or generated, echoed, in every log line and audit row); one access
-line per request; failed-auth blocking before anything else runs. Nothing happens at import time.
+line per request; a client whose tokens keep failing is blocked (429) — only its failing requests, never
+a valid token or the health routes. Nothing happens at import time.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ from fearvana_integration.runtime import Runtime, build_runtime
 from fearvana_integration.service.auth import Principal, TokenVerifier
 from fearvana_integration.service.metrics import Metrics
 from fearvana_integration.service.problems import (
-    from_error,
     http_error_handler,
     integration_error_handler,
     problem,
@@ -140,7 +140,11 @@ class _BodyTooLarge(Exception):
 
 
 class RequestContext:
-    """Pure ASGI middleware: correlation id, blocking, body limit, access log, request metrics."""
+    """Pure ASGI middleware: correlation id, the client's address, body limit, access log, request metrics.
+
+    It blocks nobody: failed-auth blocking happens in ``authenticate``, for requests whose token is
+    missing or fails, so a blocked address still gets its liveness probe and its valid tokens served.
+    """
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
         self.app = app
@@ -182,12 +186,8 @@ class RequestContext:
         structlog.contextvars.bind_contextvars(correlation_id=request_id)
         try:
             with audit_context(actor="anonymous", correlation_id=request_id):
-                blocked = await services.limiter.blocked_for(client)
                 length = headers.get(b"content-length", b"0")
-                if blocked > 0:
-                    error = TooManyFailedAttempts("Too many failed authentication attempts from this client", blocked)
-                    await from_error(error)(scope, receive, send_with_id)
-                elif length.isdigit() and int(length) > MAX_BODY_BYTES:
+                if length.isdigit() and int(length) > MAX_BODY_BYTES:
                     await problem(413, "body-too-large", "Request body too large", f"At most {MAX_BODY_BYTES} bytes")(
                         scope, receive, send_with_id
                     )
@@ -225,15 +225,28 @@ _BEARER = HTTPBearer(auto_error=False, description="A Supabase JWT (role authent
 async def authenticate(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
 ) -> Principal:
-    """The caller, from ``Authorization: Bearer …``; 401s are counted against the client."""
+    """The caller, from ``Authorization: Bearer …``.
+
+    A missing or failing token is counted against the client, and answered 401 — or 429 once the
+    client has used up its failures (the limiter counts and decides in one atomic step). A valid
+    token is never blocked: blocking an address must not lock out the real users behind it. The token
+    is verified before the limiter is asked, also for a blocked client; that is cheap (HS256, or a
+    cached JWKS key whose refetch is rate limited), and nothing expensive runs before this dependency
+    has passed.
+    """
     services = _services(request)
-    client = request.scope.get("state", {}).get("client", "unknown")
     try:
         if credentials is None or not credentials.credentials.strip():
             raise AuthenticationFailed("Missing bearer token")
         principal = await services.verifier.verify(credentials.credentials.strip())
     except AuthenticationFailed:
-        await services.limiter.failed(client)
+        client = request.scope.get("state", {}).get("client", "unknown")
+        verdict = await services.limiter.failed(client)
+        services.metrics.observe_auth_failure(verdict)
+        if verdict.blocked_for > 0:
+            raise TooManyFailedAttempts(
+                "Too many failed authentication attempts from this client", verdict.blocked_for
+            ) from None
         raise
     _actor.set(principal.actor)
     return principal
@@ -322,7 +335,7 @@ async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
 
 
 def _routes(app: FastAPI) -> None:
-    @app.get("/healthz", response_model=Liveness, tags=["health"], responses=_problems(429))
+    @app.get("/healthz", response_model=Liveness, tags=["health"])
     async def healthz() -> Liveness:
         """Liveness: the process answers."""
         return Liveness()
@@ -332,7 +345,6 @@ def _routes(app: FastAPI) -> None:
         response_model=HealthStatus,
         tags=["health"],
         responses={
-            **_problems(429),
             503: {"model": HealthStatus, "description": "The customer store is down"},
         },
     )
@@ -432,7 +444,7 @@ def _routes(app: FastAPI) -> None:
         _for_customer(principal, customer_id)
         return await _services(request).manager.cancel_appointment(customer_id, appointment_id)
 
-    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse, responses=_problems(429))
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     async def metrics(request: Request) -> Response:
         """Prometheus metrics: request latency, per-source latency and errors, breakers, cache."""
         return Response(_services(request).metrics.render(), media_type="text/plain; version=0.0.4")

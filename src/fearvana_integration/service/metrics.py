@@ -9,6 +9,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from fearvana_integration.runtime import Runtime
+from fearvana_integration.service.throttle import Verdict
 
 BREAKER_STATES = {"CLOSED": 0, "HALF_OPEN": 1, "OPEN": 2}
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -38,7 +39,8 @@ class _RuntimeCollector(Collector):
 
 
 class Metrics:
-    """Request latency, per-source latency and errors, breaker states, cache hits and misses."""
+    """Request latency, per-source latency and errors, breaker states, cache hits and misses, failed
+    authentications and the blocks they caused."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.registry = CollectorRegistry()
@@ -62,6 +64,23 @@ class Metrics:
             ["source", "kind"],
             registry=self.registry,
         )
+        self.auth_failures = Counter(
+            "fearvana_auth_failures",
+            "Failed or missing authentications, by the status answered (401 counted, 429 client blocked)",
+            ["status"],
+            registry=self.registry,
+        )
+        self.auth_blocks = Counter(
+            "fearvana_auth_blocks",
+            "Clients blocked after repeated failed authentications, by who decided (mirror: Redis did not answer)",
+            ["store"],
+            registry=self.registry,
+        )
+        # Every series exists from the start (at 0), so rate() and increase() alerts see the first one.
+        for status in ("401", "429"):
+            self.auth_failures.labels(status)
+        for store in ("memory", "redis", "mirror"):
+            self.auth_blocks.labels(store)
         self.registry.register(_RuntimeCollector(runtime))
         runtime.guard.observer = self.observe_source
 
@@ -70,6 +89,12 @@ class Metrics:
         self.sources.labels(source, operation, "ok" if outcome == "ok" else "error").observe(seconds)
         if outcome != "ok":
             self.source_errors.labels(source, outcome).inc()
+
+    def observe_auth_failure(self, verdict: Verdict) -> None:
+        """Called by ``authenticate`` for every failed or missing authentication."""
+        self.auth_failures.labels("429" if verdict.blocked_for > 0 else "401").inc()
+        if verdict.new_block:
+            self.auth_blocks.labels(verdict.store).inc()
 
     def render(self) -> bytes:
         """The Prometheus text format."""

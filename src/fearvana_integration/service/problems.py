@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 
 from fearvana_integration.errors import (
     AppointmentNotFound,
+    AuditUnavailable,
     AuthenticationFailed,
     BudgetTooSmall,
     CapabilityNotSupported,
@@ -47,8 +48,9 @@ MAPPING: list[tuple[type[Exception], int, str, str]] = [
     (ProviderRejected, 422, "provider-rejected", "The provider rejected the request"),
     (CapabilityNotSupported, 501, "capability-not-supported", "Not supported by this provider"),
     (IntegrationDisabled, 503, "integration-disabled", "Integration not available"),
-    (StoreUnavailable, 503, "store-unavailable", "Customer store unavailable"),
     (CircuitOpen, 503, "circuit-open", "Source temporarily unavailable"),
+    (AuditUnavailable, 503, "audit-unavailable", "The request cannot be recorded in the audit trail"),
+    (StoreUnavailable, 503, "store-unavailable", "Customer store unavailable"),
     (RateLimited, 503, "provider-rate-limited", "Provider rate limit reached"),
     (QuotaExhausted, 503, "provider-quota-exhausted", "Provider quota exhausted"),
     (ProviderAuthError, 502, "provider-auth-error", "Provider refused our credentials"),

@@ -51,6 +51,7 @@ async def init_sqlite(engine: AsyncEngine, path: Path, *, rebuild_outdated: bool
                 done.append(f"Rebuilt the app's tables in {path}: it was made by an older version")
             await conn.run_sync(t.product_metadata.create_all)
             await conn.run_sync(tables.metadata.create_all)
+            await conn.run_sync(_add_audit_event_ids)
             for statement in SQLITE_AUDIT_STATEMENTS:
                 await conn.execute(sa.text(statement))
             for key, value in ((MARKER_KEY, MARKER_VALUE), ("schema_version", SCHEMA_VERSION)):
@@ -75,6 +76,16 @@ async def _sqlite_schema_version(conn: AsyncConnection, tables: t.ProjectTables)
     query = sa.select(tables.meta.c.value).where(tables.meta.c.key == "schema_version")
     value = (await conn.execute(query)).scalar_one_or_none()
     return str(value) if value is not None else None
+
+
+def _add_audit_event_ids(sync: sa.Connection) -> None:
+    """Files made before audit rows had event ids get the column (and its unique index)."""
+    columns = {column["name"] for column in sa.inspect(sync).get_columns("integration_audit_log")}
+    if "event_id" not in columns:
+        sync.exec_driver_sql("ALTER TABLE integration_audit_log ADD COLUMN event_id CHAR(32)")
+    sync.exec_driver_sql(
+        "CREATE UNIQUE INDEX IF NOT EXISTS uq_integration_audit_log_event_id ON integration_audit_log (event_id)"
+    )
 
 
 def _drop_outdated_app_tables(sync: sa.Connection) -> None:

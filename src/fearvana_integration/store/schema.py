@@ -390,6 +390,9 @@ def _build_project_tables(schema: str | None, prefix: str) -> ProjectTables:
         sa.Column("outcome", sa.Text, nullable=False),
         sa.Column("detail", sa.Text),
         sa.Column("correlation_id", sa.Text),
+        # Unique (an index made by the migration / db init): an event copied again from the spool after
+        # a crash is written once.
+        sa.Column("event_id", UUID),
         sa.Index(f"{prefix}audit_log_customer_at_idx", "customer_id", "at"),
         # The writer role may INSERT but not SELECT: no RETURNING of the new ids.
         implicit_returning=False,
