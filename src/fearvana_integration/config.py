@@ -8,6 +8,7 @@ never printed.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import os
 import re
@@ -17,9 +18,10 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fearvana_integration.domain.working_hours import WorkingHours, parse_durations, parse_event_type_map
 from fearvana_integration.errors import ConfigurationError
 
 SourceKind = Literal["crm", "scheduling", "email"]
@@ -129,6 +131,25 @@ class Settings(BaseSettings):
     crm_status_property: str | None = None
     crm_tags_property: str | None = None
     crm_sentiment_property: str | None = None
+
+    # Scheduling vendors (README "Scheduling providers")
+    scheduling_event_type_map: str | None = None
+    scheduling_calendar_id: str | None = None
+    scheduling_oauth_client_id: str | None = None
+    scheduling_oauth_client_secret: SecretStr | None = None
+    scheduling_oauth_refresh_token: SecretStr | None = None
+    scheduling_oauth_token_url: str | None = None
+    scheduling_calendly_organization: str | None = None
+    scheduling_calendly_scope: Literal["organization", "user"] = "organization"
+    scheduling_calendly_plan: Literal["trial", "paid", "enterprise"] = "paid"
+    scheduling_acuity_user_id: str | None = None
+    scheduling_google_service_account_file: str | None = None
+    scheduling_google_subject: str | None = None
+    scheduling_working_hours: str = "mon-fri 09:00-17:00"
+    scheduling_time_zone: str = "UTC"
+    scheduling_buffer_minutes: int = Field(0, ge=0, le=240)
+    scheduling_slot_step_minutes: int = Field(30, ge=5, le=240)
+    scheduling_durations: str | None = None
 
     # Cache
     cache_enabled: bool = True
@@ -240,6 +261,34 @@ class Settings(BaseSettings):
             raise ValueError("must look like v62.0")
         return text
 
+    @field_validator("scheduling_event_type_map")
+    @classmethod
+    def _event_type_map(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parse_event_type_map(value)
+        return value.strip()
+
+    @field_validator("scheduling_durations")
+    @classmethod
+    def _durations(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parse_durations(value)
+        return value.strip()
+
+    @field_validator("scheduling_working_hours")
+    @classmethod
+    def _working_hours(cls, value: str) -> str:
+        WorkingHours.parse(value)
+        return value.strip()
+
+    @field_validator("scheduling_time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        WorkingHours.parse("mon 09:00-10:00", value.strip())
+        return value.strip()
+
     @field_validator("crm_stage_map")
     @classmethod
     def _stage_map(cls, value: str | None) -> str | None:
@@ -249,15 +298,30 @@ class Settings(BaseSettings):
         return value.strip()
 
     @field_validator(
-        "crm_endpoint", "scheduling_endpoint", "email_endpoint", "supabase_jwks_url", "crm_salesforce_login_url"
+        "crm_endpoint",
+        "scheduling_endpoint",
+        "email_endpoint",
+        "supabase_jwks_url",
+        "crm_salesforce_login_url",
+        "scheduling_oauth_token_url",
     )
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Where credentials go (a bearer token, an API key, client secrets) or keys come from: https only,
+        except on a loopback host (a local fake, a tunnel). The value is not repeated: it may hold a user."""
         if value is None or not value.strip():
             return None
         parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http(s) URL with a host, e.g. https://api.hubapi.com")
+        if parts.scheme != "https" and not (parts.scheme == "http" and _loopback(parts.hostname)):
+            raise ConfigurationError(
+                f"Invalid environment variable {str(info.field_name).upper()}: must be an https:// URL "
+                "(http:// only for a loopback host: 127.0.0.1, ::1, localhost), e.g. https://api.hubapi.com"
+            )
+        if not parts.hostname:
+            raise ConfigurationError(
+                f"Invalid environment variable {str(info.field_name).upper()}: must be a URL with a host, "
+                "e.g. https://api.hubapi.com"
+            )
         return value.strip().rstrip("/")
 
     @field_validator("database_url")
@@ -277,7 +341,7 @@ class Settings(BaseSettings):
         for kind in SOURCE_KINDS:
             if not self.enabled(kind) or self.provider(kind) == "mock":
                 continue
-            adapter_class(kind, self.provider(kind))  # not implemented: say that first, not "missing key"
+            cls = adapter_class(kind, self.provider(kind))  # not implemented: say that first, not "missing key"
             if kind == "crm" and self.crm_provider == "salesforce":
                 # Salesforce signs in with OAuth client credentials, not an API key.
                 for name in ("crm_salesforce_client_id", "crm_salesforce_client_secret", "crm_salesforce_login_url"):
@@ -288,9 +352,9 @@ class Settings(BaseSettings):
                             f"Missing required environment variable: {name.upper()} (CRM_PROVIDER=salesforce)"
                         )
                 continue
-            key = getattr(self, f"{kind}_api_key")
-            if key is None or not key.get_secret_value().strip():
-                raise ConfigurationError(f"Missing required environment variable: {kind.upper()}_API_KEY")
+            problem = cls.missing_settings(self)
+            if problem is not None:
+                raise ConfigurationError(problem)
         if self.cache_backend == "redis" and self.redis_url is None:
             raise ConfigurationError("Missing required environment variable: REDIS_URL (CACHE_BACKEND=redis)")
         return self
@@ -349,6 +413,18 @@ class Settings(BaseSettings):
                 shown = str(value).lower() if isinstance(value, bool) else str(value)
             rows.append((name.upper(), shown))
         return rows
+
+
+def _loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 or ``localhost``: traffic that never leaves the machine."""
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def mask_url(url: str) -> str:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from fearvana_integration.domain.scheduling import TimeSlot
@@ -138,8 +138,32 @@ class StoreCircuitOpen(CircuitOpen, StoreUnavailable):
         self.message = f"Customer store unavailable: it failed repeatedly; the next attempt is{when}"
 
 
+AuthProblem = Literal["expired", "missing_scope", "invalid"]
+
+
 class ProviderAuthError(ProviderError):
-    """The provider refused our credentials (401/403). Fix the key; retrying will not help."""
+    """The provider refused our credentials (401/403). Fix the key; retrying will not help.
+
+    ``reason``: ``expired`` (a token past its life or revoked: refresh or reconnect), ``missing_scope``
+    (the token works but may not do this: grant the scope), ``invalid`` (anything else). Health and the
+    AI's notes show it instead of a generic outage.
+    """
+
+    def __init__(self, message: str, *, source: str = "", operation: str = "", reason: AuthProblem = "invalid") -> None:
+        super().__init__(message, source=source, operation=operation)
+        self.reason: AuthProblem = reason
+
+
+AUTH_ADVICE: dict[str, str] = {
+    "expired": "its credentials have expired or were revoked: reconnect the account or renew the token",
+    "missing_scope": "its credentials lack a permission this needs: grant the scope (or use an admin's token)",
+    "invalid": "it refused our credentials: check the key",
+}
+
+
+def auth_problem(error: ProviderAuthError) -> str:
+    """The reason a source is unavailable because of its credentials, with what to do about it."""
+    return f"{source_label(error.source) if error.source else 'the provider'}: {AUTH_ADVICE[error.reason]} ({error})"
 
 
 class ProviderRejected(ProviderError):

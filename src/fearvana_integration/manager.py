@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
-from typing import TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Literal, TypeVar
 from uuid import UUID
 
 from fearvana_integration.adapters.base import Adapter
@@ -17,11 +18,19 @@ from fearvana_integration.domain.context import CustomerContext
 from fearvana_integration.domain.crm import Interaction
 from fearvana_integration.domain.customer import CustomerRef
 from fearvana_integration.domain.health import BreakerStatus, HealthStatus, ServiceHealth
-from fearvana_integration.domain.scheduling import Appointment, AppointmentType, DateRange, TimeSlot
+from fearvana_integration.domain.scheduling import (
+    Appointment,
+    AppointmentType,
+    DateRange,
+    TimeSlot,
+    booking_problem,
+    slot_search_problem,
+)
 from fearvana_integration.errors import (
     IntegrationDisabled,
     IntegrationError,
     InvalidInput,
+    ProviderAuthError,
     ProviderTimeout,
     StoreUnavailable,
 )
@@ -31,6 +40,12 @@ from fearvana_integration.resilience.guard import Deadline
 from fearvana_integration.runtime import Runtime, build_runtime
 
 T = TypeVar("T")
+# How far ahead of our clock an interaction's timestamp may be (the caller's clock may run a little fast).
+INTERACTION_CLOCK_SKEW = timedelta(days=1)
+MAX_APPOINTMENT_ID_CHARS = 200
+
+
+BOOKING_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class IntegrationManager:
@@ -84,7 +99,12 @@ class IntegrationManager:
         await self.runtime.cache.invalidate(str(reference))
 
     async def log_interaction(self, customer_id: UUID | str, interaction: Interaction) -> str:
-        """Log the interaction in the CRM (and set its sentiment field); returns the CRM's id for it."""
+        """Log the interaction in the CRM (and set its sentiment field); returns the CRM's id for it.
+
+        InvalidInput when its timestamp lies in the future (beyond a day of clock skew).
+        """
+        if interaction.timestamp > self.runtime.clock.now() + INTERACTION_CLOCK_SKEW:
+            raise InvalidInput("timestamp must not be in the future")
         crm = self._require(self.runtime.crm, "crm")
         customer, deadline = await self._writable_customer(customer_id)
         async with self._audited("crm.log_interaction", customer.id, ("crm",)):
@@ -104,7 +124,13 @@ class IntegrationManager:
     async def get_available_slots(
         self, date_range: DateRange, appointment_type: AppointmentType = "coaching-session"
     ) -> list[TimeSlot]:
-        """Free slots of ``appointment_type`` in ``date_range``, earliest first."""
+        """Free slots of ``appointment_type`` in ``date_range``, earliest first.
+
+        InvalidInput unless the range ends in the future and within ``BOOKING_HORIZON_DAYS``.
+        """
+        problem = slot_search_problem(date_range, self.runtime.clock.now(), self.settings.booking_horizon_days)
+        if problem is not None:
+            raise InvalidInput(problem)
         scheduling = self._require(self.runtime.scheduling, "scheduling")
         return await self._call(
             "scheduling",
@@ -114,24 +140,70 @@ class IntegrationManager:
         )
 
     async def book_appointment(
-        self, customer_id: UUID | str, slot: TimeSlot, appointment_type: AppointmentType = "coaching-session"
+        self,
+        customer_id: UUID | str,
+        slot: TimeSlot,
+        appointment_type: AppointmentType = "coaching-session",
+        *,
+        booking_id: str | None = None,
     ) -> Appointment:
-        """Book ``slot`` for the customer; SlotUnavailable (with alternatives) if it is taken."""
+        """Book ``slot`` for the customer; SlotUnavailable (with alternatives) if it is taken.
+
+        One booking at a time per coach calendar, across every worker and instance (the booking lock),
+        and the adapter re-checks the slot immediately before booking, so a slot is never given twice.
+        ``booking_id`` (the caller's id for this booking, 1-128 of ``A-Za-z0-9._:-``) makes a retry
+        return the first booking instead of making another. InvalidInput unless the slot starts in the
+        future and within ``BOOKING_HORIZON_DAYS``, or when the booking id was used for another customer.
+        """
+        if booking_id is not None and not BOOKING_ID.fullmatch(booking_id):
+            raise InvalidInput("booking_id must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+        problem = booking_problem(slot, self.runtime.clock.now(), self.settings.booking_horizon_days)
+        if problem is not None:
+            raise InvalidInput(problem)
         scheduling = self._require(self.runtime.scheduling, "scheduling")
-        customer, deadline = await self._writable_customer(customer_id)
+        customer, _ = await self._writable_customer(customer_id)
+        store = self.runtime.store
         async with self._audited("scheduling.book", customer.id, ("scheduling",)):
             try:
-                return await self._call(
-                    "scheduling",
-                    "book_appointment",
-                    lambda: scheduling.book_appointment(customer, slot, appointment_type),
-                    deadline,
-                )
+                async with self.runtime.booking_lock.hold(self._calendar_key()):
+                    # Under the lock: a retry racing its original sees the original's booking.
+                    if booking_id is not None:
+                        earlier = await self._earlier_booking(booking_id, customer.id)
+                        if earlier is not None:
+                            return earlier
+                    # The deadline starts once the calendar is ours: waiting for another booking to
+                    # finish must not eat this booking's time.
+                    appointment = await self._call(
+                        "scheduling",
+                        "book_appointment",
+                        lambda: scheduling.book_appointment(customer, slot, appointment_type, booking_id),
+                        self.runtime.assembler.deadline(),
+                    )
+                    if booking_id is not None:
+                        booked, now = appointment.model_dump_json(), self.runtime.clock.now()
+                        await store.record_booking(booking_id, customer.id, scheduling.name, booked, now)
+                return appointment
             finally:
                 await self.runtime.cache.delete(self.runtime.cache.key(str(customer.id), "scheduling"))
 
+    async def _earlier_booking(self, booking_id: str, customer: UUID) -> Appointment | None:
+        """The appointment made before with ``booking_id``; InvalidInput when it was someone else's."""
+        found = await self.runtime.store.find_booking(booking_id)
+        if found is None:
+            return None
+        owner, appointment = found
+        if owner != customer:
+            raise InvalidInput("booking_id was already used for another booking")
+        return Appointment.model_validate_json(appointment)
+
+    def _calendar_key(self) -> str:
+        """The coach calendar bookings are serialised on: the provider and its calendar."""
+        return f"{self.settings.scheduling_provider}:{self.settings.scheduling_calendar_id or 'default'}"
+
     async def cancel_appointment(self, customer_id: UUID | str, appointment_id: str) -> Appointment:
         """Cancel one of the customer's own appointments (AppointmentNotFound for anyone else's)."""
+        if not 0 < len(appointment_id) <= MAX_APPOINTMENT_ID_CHARS or not appointment_id.isprintable():
+            raise InvalidInput(f"appointment_id must be 1-{MAX_APPOINTMENT_ID_CHARS} printable characters")
         scheduling = self._require(self.runtime.scheduling, "scheduling")
         customer, deadline = await self._writable_customer(customer_id)
         async with self._audited("scheduling.cancel", customer.id, ("scheduling",)):
@@ -273,13 +345,19 @@ class IntegrationManager:
     ) -> ServiceHealth:
         started = time.perf_counter()
         error: str | None = None
+        # A vendor's credentials are judged by its ping: refused ones say how (expired, scope, invalid).
+        auth: Literal["ok", "expired", "missing_scope", "invalid"] | None = None if name == "supabase" else "ok"
         try:
             async with asyncio.timeout(self.settings.timeout_seconds(name)):
                 await ping()
         except TimeoutError:
             error = f"no answer within {self.settings.timeout_seconds(name):g} s"
+        except ProviderAuthError as failure:
+            error, auth = str(failure), failure.reason
         except IntegrationError as failure:
             error = str(failure)
+            if name != "supabase":
+                auth = None  # unknown: the vendor did not get as far as judging them
         latency = round((time.perf_counter() - started) * 1000, 1)
         return ServiceHealth(
             healthy=error is None,
@@ -287,6 +365,7 @@ class IntegrationManager:
             provider=provider,
             backend=backend,
             error=error,
+            auth=auth,
             checked_at=self.runtime.clock.now(),
         )
 
@@ -325,7 +404,7 @@ def _reference(customer_id: UUID | str) -> UUID | str:
         return UUID(text)
     except ValueError:
         pass
-    if "@" not in text or len(text) > 320:
+    if "@" not in text or len(text) > 320 or not text.isprintable():  # no NUL or control characters
         raise InvalidInput(f"Not a customer UUID or email: {text[:80]!r}")
     return text
 

@@ -15,6 +15,8 @@ from fearvana_integration.adapters.base import Adapter, CRMAdapter, EmailAdapter
 from fearvana_integration.adapters.http import build_http_client
 from fearvana_integration.adapters.mock_support import MockBehaviour
 from fearvana_integration.adapters.registry import adapter_class
+from fearvana_integration.adapters.scheduling.mock import MockSchedulingAdapter
+from fearvana_integration.adapters.scheduling.mock_calendar import StoreCalendar
 from fearvana_integration.cache import DEFAULT_NAMESPACE, SourceCache
 from fearvana_integration.clock import Clock, SystemClock
 from fearvana_integration.config import Settings, SourceKind
@@ -22,10 +24,16 @@ from fearvana_integration.context.assembler import ContextAssembler
 from fearvana_integration.context.tokens import Tokenizer, get_tokenizer
 from fearvana_integration.errors import ConfigurationError
 from fearvana_integration.observability.audit import AuditLog
+from fearvana_integration.resilience.booking_lock import (
+    BookingLock,
+    FileBookingLock,
+    PostgresBookingLock,
+    RedisBookingLock,
+)
 from fearvana_integration.resilience.breaker import BreakerConfig, CircuitBreaker, MemoryBreakerStore
 from fearvana_integration.resilience.breaker_redis import RedisBreakerStore
 from fearvana_integration.resilience.guard import SourceGuard
-from fearvana_integration.store.engine import create_engine
+from fearvana_integration.store.engine import create_engine, sqlite_path
 from fearvana_integration.store.repository import CustomerStore
 
 
@@ -46,6 +54,7 @@ class Runtime:
     breakers: dict[str, CircuitBreaker]
     breaker_store: MemoryBreakerStore | RedisBreakerStore
     audit: AuditLog
+    booking_lock: BookingLock
     http_client: httpx.AsyncClient | None = None
 
     def adapters(self) -> dict[str, Adapter | None]:
@@ -61,6 +70,7 @@ class Runtime:
         for breaker in self.breakers.values():
             await breaker.aclose()
         await self.audit.aclose()
+        await self.booking_lock.aclose()
         await self.cache.aclose()
         if isinstance(self.breaker_store, RedisBreakerStore):
             await self.breaker_store.aclose()
@@ -123,6 +133,9 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, namespace: 
         statement_timeout_ms=settings.db_statement_timeout_ms,
         url=settings.database_url.get_secret_value(),
     )
+    if isinstance(scheduling, MockSchedulingAdapter):
+        # Bookings and cancellations go to the project's store: every worker sees one calendar.
+        scheduling.use_calendar(StoreCalendar(store))
     cache = SourceCache(settings, clock, namespace=namespace)
     breaker_store = build_breaker_store(settings, namespace)
     breakers = {
@@ -159,6 +172,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, namespace: 
         audit=AuditLog(
             store, clock, settings.audit_spool_root(), database_url=settings.database_url.get_secret_value()
         ),
+        booking_lock=build_booking_lock(settings, store, namespace),
         http_client=http.client,
     )
 
@@ -189,3 +203,14 @@ def build_breaker_store(
             timeout_seconds=settings.cache_timeout_ms / 1000,
         )
     return MemoryBreakerStore()
+
+
+def build_booking_lock(settings: Settings, store: CustomerStore, namespace: str = DEFAULT_NAMESPACE) -> BookingLock:
+    """Postgres advisory lock with a Postgres store; else Redis when the cache is shared; else a lock
+    file beside the SQLite database (every worker on this machine)."""
+    if store.backend == "postgres":
+        return PostgresBookingLock(store.engine)
+    if settings.cache_backend == "redis" and settings.redis_url is not None:
+        return RedisBookingLock(settings.redis_url.get_secret_value(), prefix=f"{namespace}:booking-lock:")
+    database = sqlite_path(settings.database_url.get_secret_value())
+    return FileBookingLock(database.parent / f".{database.name}.booking-lock")

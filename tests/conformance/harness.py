@@ -30,8 +30,10 @@ from fearvana_integration.errors import (
     RateLimited,
 )
 
-Fault = Literal["unavailable", "rate_limited", "quota", "auth", "malformed", "slow"]
+Fault = Literal["unavailable", "rate_limited", "quota", "auth", "malformed", "slow", "expired", "missing_scope"]
 FAULTS: tuple[Fault, ...] = ("unavailable", "rate_limited", "quota", "auth", "malformed", "slow")
+# Scheduling harnesses also script the two auth failures health and the AI's notes tell apart.
+AUTH_FAULTS: tuple[Fault, ...] = ("expired", "missing_scope")
 
 # A Monday morning, before the coach's working hours start.
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -93,6 +95,8 @@ def mock_fault(fault: Fault) -> BaseException | SlowResponse:
         "rate_limited": RateLimited("429 Too Many Requests", source="mock", retry_after=2.0),
         "quota": QuotaExhausted("daily quota used up", source="mock", resets_at=NOW + timedelta(hours=16)),
         "auth": ProviderAuthError("401 Unauthorized", source="mock"),
+        "expired": ProviderAuthError("401 token expired", source="mock", reason="expired"),
+        "missing_scope": ProviderAuthError("403 missing scope", source="mock", reason="missing_scope"),
         "malformed": ProviderResponseInvalid("malformed JSON", source="mock"),
         "slow": SlowResponse(5.0),
     }

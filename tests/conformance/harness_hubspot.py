@@ -10,7 +10,7 @@ from fearvana_integration.adapters.crm.hubspot import HubSpotCRMAdapter
 from tests.conformance.harness import KNOWN, NOW, OTHER, CrmWorld, Fault, Harness
 from tests.fakes.hubspot import FakeHubSpot, iso
 
-BASE_URL = "http://hubspot.test"
+BASE_URL = "https://hubspot.test"
 TOKEN = "pat-na1-conformance"
 
 

@@ -16,7 +16,7 @@ from fearvana_integration.adapters.crm.pipedrive import PipedriveCRMAdapter
 from tests.conformance.harness import KNOWN, OTHER, CrmWorld, Fault, Harness
 from tests.fakes.pipedrive import FakePipedrive
 
-BASE_URL = "http://pipedrive.test"
+BASE_URL = "https://pipedrive.test"
 TOKEN = "pipedrive-conformance-token"
 
 

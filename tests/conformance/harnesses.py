@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from tests.conformance.harness import Harness, MockCrmHarness, MockEmailHarness, MockSchedulingHarness
+from tests.conformance.harness_acuity import AcuityHarness
+from tests.conformance.harness_calendly import CalendlyHarness
+from tests.conformance.harness_google_calendar import GoogleCalendarHarness
 from tests.conformance.harness_hubspot import HubSpotCrmHarness
 from tests.conformance.harness_pipedrive import PipedriveCrmHarness
 from tests.conformance.harness_salesforce import SalesforceCrmHarness
@@ -13,6 +16,9 @@ HARNESSES: dict[tuple[str, str], type[Harness]] = {
     ("crm", "salesforce"): SalesforceCrmHarness,
     ("crm", "pipedrive"): PipedriveCrmHarness,
     ("scheduling", "mock"): MockSchedulingHarness,
+    ("scheduling", "google-calendar"): GoogleCalendarHarness,
+    ("scheduling", "calendly"): CalendlyHarness,
+    ("scheduling", "acuity"): AcuityHarness,
     ("email", "mock"): MockEmailHarness,
 }
 

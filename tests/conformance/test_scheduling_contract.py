@@ -11,12 +11,13 @@ from fearvana_integration.adapters.base import SchedulingAdapter
 from fearvana_integration.domain.scheduling import DateRange
 from fearvana_integration.errors import (
     AppointmentNotFound,
+    ProviderAuthError,
     ProviderError,
     ProviderUnavailable,
     RateLimited,
     SlotUnavailable,
 )
-from tests.conformance.harness import FAULTS, KNOWN, NOW, OTHER, Fault, Harness, SchedulingWorld
+from tests.conformance.harness import AUTH_FAULTS, FAULTS, KNOWN, NOW, OTHER, Fault, Harness, SchedulingWorld
 
 WEEK = DateRange(start_date=NOW, end_date=NOW + timedelta(days=7))
 
@@ -141,3 +142,47 @@ async def test_faults_map_to_the_error_tree(
     if fault == "rate_limited":
         assert isinstance(info.value, RateLimited)
     assert await scheduling.get_availability(WEEK, "check-in")
+
+
+async def test_a_retried_booking_with_its_booking_id_returns_the_same_appointment(
+    scheduling: SchedulingAdapter,
+) -> None:
+    slot = (await scheduling.get_availability(WEEK, "coaching-session"))[0]
+    first = await scheduling.book_appointment(KNOWN, slot, "coaching-session", booking_id="bk-0001")
+    again = await scheduling.book_appointment(KNOWN, slot, "coaching-session", booking_id="bk-0001")
+    assert again.id == first.id
+    at_that_time = [
+        a for a in await scheduling.get_upcoming_appointments(KNOWN, days=14) if a.start_time == slot.start_time
+    ]
+    assert len(at_that_time) == 1
+
+
+async def test_list_appointments_is_the_whole_calendar_of_sessions(scheduling: SchedulingAdapter) -> None:
+    world = SchedulingWorld()
+    slot = (await scheduling.get_availability(WEEK, "check-in"))[0]
+    booked = await scheduling.book_appointment(OTHER, slot, "check-in")
+    window = DateRange(start_date=NOW, end_date=NOW + timedelta(days=14))
+    listed = await scheduling.list_appointments(window)
+    assert [a.start_time for a in listed] == sorted(a.start_time for a in listed)
+    assert all(a.status == "scheduled" and window.start_date <= a.start_time < window.end_date for a in listed)
+
+    def whose(entry_email: str | None, entry_customer: object) -> str | None:
+        if entry_customer == KNOWN.id or entry_email == KNOWN.email:
+            return "known"
+        if entry_customer == OTHER.id or entry_email == OTHER.email:
+            return "other"
+        return None
+
+    known = [a.start_time for a in listed if whose(a.invitee_email, a.customer_id) == "known"]
+    assert known == [NOW + timedelta(hours=h) for h in world.upcoming_hours]
+    assert [a.id for a in listed if whose(a.invitee_email, a.customer_id) == "other"] == [booked.id]
+
+
+@pytest.mark.parametrize("fault", AUTH_FAULTS)
+async def test_an_expired_token_or_a_missing_scope_is_said_so(
+    scheduling_harness: Harness, scheduling: SchedulingAdapter, fault: Fault
+) -> None:
+    scheduling_harness.fail_next("get_upcoming_appointments", fault)
+    with pytest.raises(ProviderAuthError) as info:
+        await scheduling.get_upcoming_appointments(KNOWN, days=14)
+    assert info.value.reason == fault

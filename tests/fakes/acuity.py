@@ -118,6 +118,13 @@ Facts the sources leave unconfirmed, and what this fake decides:
     dynamic event names alike and puts the given string in ``action``.
 14. Class/series appointment types, certificates, addons, packages and the 20-concurrent-connection cap are not
     modelled; faults are taken before the auth check.
+15. Two auth faults besides the shared vocabulary, for the conformance suite's AUTH_FAULTS: ``expired`` answers 401
+    ``{"status_code": 401, "message": "The access token provided has expired", "error": "invalid_token"}`` with
+    ``WWW-Authenticate: Bearer error="invalid_token", error_description="The access token provided has expired"``.
+    Acuity documents no expiry rendering (Basic keys never expire; OAuth2 access tokens are issued by its OAuth2
+    server, which is not described): the fake uses the RFC 6750 error code and the message common OAuth2 servers
+    print, in Acuity's error envelope. ``missing_scope`` answers the documented 403 ``forbidden`` body — what a plan
+    without API access gets (decision 3); Acuity has no finer scopes than ``api-v1``.
 """
 
 from __future__ import annotations
@@ -131,7 +138,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn, cast
 from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -141,7 +148,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakes import faults
-from tests.fakes.faults import FaultName, FaultScript, RecordedRequest, record
+from tests.fakes.faults import FaultName, FaultScript, RecordedRequest, ScriptedFault, record
+
+# Auth faults this fake scripts besides the shared vocabulary (decision 15).
+AuthFaultName = Literal["expired", "missing_scope"]
+AUTH_FAULT_NAMES: tuple[AuthFaultName, ...] = ("expired", "missing_scope")
 
 Json = dict[str, Any]
 
@@ -176,6 +187,7 @@ FORBIDDEN = (403, "forbidden", "Forbidden")
 METHOD_NOT_ALLOWED = (405, "method_not_allowed", "Method Not Allowed")
 TOO_MANY_REQUESTS = (429, "too_many_requests", "Rate limit reached. Limit 10req/s and 20 concurrent connections.")
 SERVICE_UNAVAILABLE = (503, "service_unavailable", "Service Unavailable")  # decision 4
+EXPIRED_TOKEN = (401, "invalid_token", "The access token provided has expired")  # decision 15
 NOT_FOUND_MESSAGE = "Not Found."  # decision 5
 
 # Endpoint error codes → message templates ("{}" is the offending value), as the reference tables give them.
@@ -346,6 +358,18 @@ def build_webhook(
     return WebhookDelivery(body, {"Content-Type": WEBHOOK_CONTENT_TYPE, SIGNATURE_HEADER: sign(body, api_key)})
 
 
+class _AcuityFaultScript(FaultScript):
+    """The shared fault script, also taking this fake's auth faults (decision 15), in one first-come order."""
+
+    def add(self, fault: FaultName | AuthFaultName, *, times: int = 1, path_contains: str | None = None) -> None:
+        """Script ``fault`` for the next ``times`` matching requests."""
+        if fault in AUTH_FAULT_NAMES:
+            # ScriptedFault is typed for the shared names; the auth names only ever come back to this fake.
+            self.pending.append(ScriptedFault(cast(FaultName, fault), times, path_contains))
+            return
+        super().add(cast(FaultName, fault), times=times, path_contains=path_contains)
+
+
 # --------------------------------------------------------------------------------------------------- model
 
 
@@ -480,7 +504,7 @@ class FakeAcuity:
         self.retry_after = retry_after
         self._now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self.requests: list[RecordedRequest] = []
-        self._faults = FaultScript()
+        self._faults = _AcuityFaultScript()
         self._handlers: dict[str, Callable[[Request, dict[str, str]], Awaitable[Response]]] = {
             route.handler: getattr(self, route.handler) for route in ROUTES
         }
@@ -502,8 +526,12 @@ class FakeAcuity:
             fixed = _utc(moment)
             self._now = lambda: fixed
 
-    def fail_next(self, fault: FaultName, *, times: int = 1, path_contains: str | None = None) -> None:
-        """Answer the next ``times`` requests (whose path contains ``path_contains``) with ``fault``."""
+    def fail_next(self, fault: FaultName | AuthFaultName, *, times: int = 1, path_contains: str | None = None) -> None:
+        """Answer the next ``times`` requests (whose path contains ``path_contains``) with ``fault``.
+
+        Besides the shared faults: ``expired`` (an OAuth token past its life) and ``missing_scope`` (a plan without
+        API access), see decision 15.
+        """
         self._faults.add(fault, times=times, path_contains=path_contains)
 
     def reset(self) -> None:
@@ -706,7 +734,15 @@ class FakeAcuity:
         headers = {"Retry-After": str(self.retry_after)} if status == 429 and self.retry_after is not None else None
         return JSONResponse(error_body(status, error, message), status_code=status, headers=headers)
 
-    def _fault_response(self, fault: FaultName) -> Response:
+    def _fault_response(self, fault: FaultName | AuthFaultName) -> Response:
+        if fault == "expired":
+            response = self._error_response(*EXPIRED_TOKEN)
+            response.headers["WWW-Authenticate"] = (
+                f'Bearer error="{EXPIRED_TOKEN[1]}", error_description="{EXPIRED_TOKEN[2]}"'
+            )
+            return response
+        if fault == "missing_scope":
+            return self._error_response(*FORBIDDEN)
         if fault == "unavailable":
             return self._error_response(*SERVICE_UNAVAILABLE)
         if fault == "rate_limited":

@@ -92,6 +92,8 @@ Scripted faults (``tests/fakes/faults.py``), taken before the auth check, in Cal
 ``X-RateLimit-*`` headers (remaining 0) plus ``Retry-After: 2``; ``quota`` → 429 for the daily Create Event
 Invitee cap (``X-RateLimit-Limit: 100``, reset = seconds to UTC midnight, no ``Retry-After``); ``auth`` → 401
 "The access token expired"; ``malformed`` → 200 with a truncated JSON body; ``slow`` → waits, then answers.
+Two Calendly-only faults tell the auth failures apart (:data:`AUTH_FAULT_NAMES`): ``expired`` → the same 401 as
+``auth``; ``missing_scope`` → the 403 a token without the route's scope gets (fact 3 below), whatever the token.
 
 Facts the public sources leave unconfirmed, and how this fake decides them:
 
@@ -229,6 +231,9 @@ SCOPES: dict[str, str] = {
     "create_invitee": "scheduled_events:write",
     "scheduling_links": "scheduling_links:write",
 }
+#: Faults beyond the shared vocabulary: the two auth failures an adapter must tell apart.
+AuthFaultName = Literal["expired", "missing_scope"]
+AUTH_FAULT_NAMES: tuple[AuthFaultName, ...] = ("expired", "missing_scope")
 DEFAULT_WORKING_HOURS: dict[int, list[tuple[time, time]]] = {day: [(time(9), time(17))] for day in range(5)}
 
 MSG_INVALID = "The supplied parameters are invalid."
@@ -470,6 +475,15 @@ class ScheduledEvent:
         return sum(1 for i in self.invitees if i.status == "active")
 
 
+@dataclass
+class _ScriptedAuthFault:
+    """``fault`` for the next ``remaining`` API requests whose path contains ``path_contains`` (any when None)."""
+
+    fault: AuthFaultName
+    remaining: int
+    path_contains: str | None = None
+
+
 @dataclass(eq=False)
 class SchedulingLink:
     """A single-use scheduling link created through the API."""
@@ -532,6 +546,7 @@ class FakeCalendly:
         self.scheduling_links: list[SchedulingLink] = []
         self._clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._faults = FaultScript()
+        self._auth_faults: list[_ScriptedAuthFault] = []
         self._ids = 0
         self._organizations: dict[str, Organization] = {}
         self._users: dict[str, User] = {}
@@ -568,8 +583,17 @@ class FakeCalendly:
         """Move a frozen clock forward by ``delta``."""
         self.set_now(self.now() + delta)
 
-    def fail_next(self, fault: FaultName, *, times: int = 1, path_contains: str | None = None) -> None:
-        """Answer the next ``times`` requests (whose path contains ``path_contains``) with ``fault``."""
+    def fail_next(self, fault: FaultName | AuthFaultName, *, times: int = 1, path_contains: str | None = None) -> None:
+        """Answer the next ``times`` requests (whose path contains ``path_contains``) with ``fault``.
+
+        ``expired`` and ``missing_scope`` (:data:`AUTH_FAULT_NAMES`) apply to API routes, not to the token
+        endpoint; a request that a shared fault also matches gets the shared one first.
+        """
+        if fault == "expired" or fault == "missing_scope":
+            if times < 1:
+                raise ValueError("times must be at least 1")
+            self._auth_faults.append(_ScriptedAuthFault(fault, times, path_contains))
+            return
         self._faults.add(fault, times=times, path_contains=path_contains)
 
     def set_plan(self, plan: Plan) -> None:
@@ -602,6 +626,7 @@ class FakeCalendly:
         """Forget every request, fault, token and booking; keep only a fresh organization, coach and token."""
         self.requests.clear()
         self._faults.clear()
+        self._auth_faults.clear()
         self.token_requests = 0
         self.scheduling_links.clear()
         self._ids = 0
@@ -1080,6 +1105,9 @@ class FakeCalendly:
                 for header, value in self._rate_headers(None).items():
                     faulted.headers.setdefault(header, value)
                 return faulted
+            auth_fault = self._take_auth_fault(request.url.path)
+            if auth_fault is not None:
+                return self._auth_fault_response(auth_fault, name)
             user: User | None = None
             try:
                 token = self._authenticate(request)
@@ -1096,6 +1124,27 @@ class FakeCalendly:
             return response
 
         return endpoint
+
+    def _take_auth_fault(self, path: str) -> AuthFaultName | None:
+        for scripted in self._auth_faults:
+            if scripted.path_contains is None or scripted.path_contains in path:
+                scripted.remaining -= 1
+                if scripted.remaining <= 0:
+                    self._auth_faults.remove(scripted)
+                return scripted.fault
+        return None
+
+    def _auth_fault_response(self, fault: AuthFaultName, name: str | None) -> Response:
+        if fault == "expired":
+            body: Json = {"title": "Unauthenticated", "message": MSG_TOKEN_EXPIRED}
+            return JSONResponse(body, status_code=401, headers=self._rate_headers(None))
+        needed = SCOPES.get(name or "", "scheduled_events:read")
+        body = {
+            "title": "Permission Denied",
+            "message": MSG_MISSING_SCOPE,
+            "details": [_detail("scope", f"{needed} is required")],
+        }
+        return JSONResponse(body, status_code=403, headers=self._rate_headers(None))
 
     def _authenticate(self, request: Request) -> Token:
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")

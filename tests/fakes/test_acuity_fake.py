@@ -802,6 +802,24 @@ async def test_faults_render_in_acuity_format(
     assert (await client.get("/me")).status_code == 200
 
 
+async def test_auth_faults_expired_token_and_plan_without_api_access(
+    fake: FakeAcuity, client: httpx.AsyncClient
+) -> None:
+    fake.fail_next("expired")
+    expired = await client.get("/appointments")
+    assert_error(expired, 401, "invalid_token", "The access token provided has expired")
+    assert 'error="invalid_token"' in expired.headers["www-authenticate"]
+    fake.fail_next("missing_scope", path_contains="/availability/")
+    assert (await client.get("/me")).status_code == 200  # the path does not match: not consumed
+    assert_error(await client.get("/availability/dates"), 403, "forbidden", "Forbidden")
+    assert (await client.get("/me")).status_code == 200
+
+
+def test_unknown_faults_are_refused(fake: FakeAcuity) -> None:
+    with pytest.raises(ValueError, match="unknown fault"):
+        fake.fail_next("revoked")  # type: ignore[arg-type]
+
+
 async def test_rate_limited_is_the_documented_429(fake: FakeAcuity, client: httpx.AsyncClient) -> None:
     fake.fail_next("rate_limited")
     assert_error(

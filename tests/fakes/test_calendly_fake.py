@@ -1048,6 +1048,40 @@ async def test_faults_honour_times_and_path_contains(client: httpx.AsyncClient, 
     assert (await client.get("/scheduled_events", params={"user": me(fake)})).status_code == 200
 
 
+async def test_auth_faults_tell_an_expired_token_from_a_missing_scope(
+    client: httpx.AsyncClient, fake: FakeCalendly, coaching: EventType
+) -> None:
+    fake.fail_next("expired", path_contains="/scheduled_events")
+    fake.fail_next("missing_scope", path_contains="/invitees")
+    assert (await client.get("/users/me")).status_code == 200  # not the path: untouched
+    expired = await client.get("/scheduled_events", params={"user": me(fake)})
+    assert expired.status_code == 401
+    assert expired.json() == error("Unauthenticated", "The access token expired")
+    assert "X-RateLimit-Limit" in expired.headers
+    refused = await client.post("/invitees", json=booking(coaching, at(9)))
+    assert refused.status_code == 403
+    assert refused.json() == error(
+        "Permission Denied",
+        "The access token does not have the required scope.",
+        ("scope", "scheduled_events:write is required"),  # the scope of the route it hit
+    )
+    assert not fake.events()  # refused before the handler ran
+    assert (await client.get("/scheduled_events", params={"user": me(fake)})).status_code == 200
+    assert (await client.post("/invitees", json=booking(coaching, at(9)))).status_code == 201
+
+
+async def test_auth_faults_honour_times_and_are_forgotten_on_reset(
+    client: httpx.AsyncClient, fake: FakeCalendly
+) -> None:
+    fake.fail_next("missing_scope", times=2)
+    assert [(await client.get("/users/me")).status_code for _ in range(3)] == [403, 403, 200]
+    fake.fail_next("expired")
+    fake.reset()
+    assert (await client.get("/users/me")).status_code == 200
+    with pytest.raises(ValueError, match="times"):
+        fake.fail_next("expired", times=0)
+
+
 @pytest.mark.parametrize("fault", FAULT_NAMES)
 async def test_every_fault_is_recorded_and_then_cleared(
     client: httpx.AsyncClient, fake: FakeCalendly, fault: FaultName, monkeypatch: pytest.MonkeyPatch

@@ -81,6 +81,21 @@ def test_slots_booking_conflict_and_cancel(client: TestClient) -> None:
     assert backwards.status_code == 422 and "end_date must be after start_date" in backwards.json()["detail"]
 
 
+def test_a_booking_id_makes_a_retried_booking_return_the_first(client: TestClient) -> None:
+    start = datetime.now(UTC) + timedelta(days=2)
+    params = {"start": start.isoformat(), "end": (start + timedelta(days=7)).isoformat(), "type": "follow-up"}
+    own = bearer(remember(customer_token(DEMO)))
+    slot = client.get("/api/scheduling/slots", params=params, headers=own).json()[0]
+    booking = {"slot": slot, "type": "follow-up", "bookingId": "http-retry-0001"}
+    first = client.post(f"/api/customers/{DEMO}/appointments", json=booking, headers=own)
+    again = client.post(f"/api/customers/{DEMO}/appointments", json=booking, headers=own)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    bad = client.post(f"/api/customers/{DEMO}/appointments", json={**booking, "bookingId": "no spaces"}, headers=own)
+    assert bad.status_code == 422
+    client.delete(f"/api/customers/{DEMO}/appointments/{first.json()['id']}", headers=own)
+
+
 def test_correlation_id_end_to_end(client: TestClient, logs: LogCapture) -> None:
     response = client.get(f"/api/customers/{DEMO}/context", headers={**SERVICE, "X-Request-ID": "req-e2e-42"})
     assert response.headers["x-request-id"] == "req-e2e-42"

@@ -40,7 +40,7 @@ from tests.fakes.faults import RecordedRequest
 from tests.fakes.pipedrive import FakePipedrive
 
 TOKEN = "unit-test-token"
-BASE_URL = "http://pipedrive.test"
+BASE_URL = "https://pipedrive.test"
 
 
 @dataclass

@@ -42,7 +42,7 @@ from tests.conformance.harness_salesforce import define_custom_fields, install_w
 from tests.fakes.faults import RecordedRequest
 from tests.fakes.salesforce import FakeSalesforce
 
-LOGIN = "http://login.salesforce.test"
+LOGIN = "https://login.salesforce.test"
 API = "/services/data/v62.0"
 TOKEN_PATH = "/services/oauth2/token"
 
@@ -169,7 +169,7 @@ async def test_ten_concurrent_context_calls_without_a_token_mint_exactly_one(org
 async def test_data_calls_go_to_the_tokens_instance_url_unless_an_endpoint_overrides_it(org: Org) -> None:
     await org.adapter().ping()
     assert org.data_requests()[-1].headers["host"] == "login.salesforce.test"  # the fake's instance_url
-    await org.adapter(base_url="http://crm-endpoint.test").ping()
+    await org.adapter(base_url="https://crm-endpoint.test").ping()
     assert org.data_requests()[-1].headers["host"] == "crm-endpoint.test"
 
 
@@ -689,7 +689,7 @@ async def test_from_settings(org: Org) -> None:
             "CRM_SALESFORCE_CLIENT_SECRET": "test-secret",
             "CRM_SALESFORCE_LOGIN_URL": LOGIN,
             "CRM_SALESFORCE_API_VERSION": "v60.0",
-            "CRM_ENDPOINT": "http://crm-endpoint.test",
+            "CRM_ENDPOINT": "https://crm-endpoint.test",
             "CRM_TAGS_PROPERTY": "Interests__c",
         },
         read_env_files=False,

@@ -27,6 +27,7 @@ from fearvana_integration.domain.scheduling import (
     Appointment,
     AppointmentType,
     DateRange,
+    ListedAppointment,
     SchedulingContext,
     TimeSlot,
     build_scheduling_context,
@@ -60,6 +61,17 @@ class Adapter(ABC):
         from fearvana_integration.errors import ConfigurationError
 
         raise ConfigurationError(f"{cls.__name__} cannot be built from settings")
+
+    @classmethod
+    def missing_settings(cls, settings: Settings) -> str | None:
+        """What a real vendor's adapter still needs, as the error to show, or None when complete.
+
+        By default the kind's API key (``CRM_API_KEY`` …); vendors that sign in otherwise override it.
+        """
+        key = getattr(settings, f"{cls.kind}_api_key")
+        if key is None or not key.get_secret_value().strip():
+            return f"Missing required environment variable: {cls.kind.upper()}_API_KEY"
+        return None
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most adapters share the runtime's client
         """Release what the adapter owns (the shared HTTP client is closed by the runtime)."""
@@ -134,9 +146,25 @@ class SchedulingAdapter(Adapter):
 
     @abstractmethod
     async def book_appointment(
-        self, customer: CustomerRef, slot: TimeSlot, appointment_type: AppointmentType
+        self,
+        customer: CustomerRef,
+        slot: TimeSlot,
+        appointment_type: AppointmentType,
+        booking_id: str | None = None,
     ) -> Appointment:
-        """Book ``slot`` after re-checking it; SlotUnavailable (with alternatives) when it is taken."""
+        """Book ``slot`` after re-checking it; SlotUnavailable (with alternatives) when it is taken.
+
+        ``booking_id`` (the caller's id for this booking) makes a retry safe: an adapter that may
+        already have booked it — the first attempt timed out after the platform acted — finds that
+        booking and returns it instead of booking twice. A platform that would not book directly
+        returns ``status="pending-link"`` with ``booking_url`` for the customer to finish.
+        """
+
+    @abstractmethod
+    async def list_appointments(self, date_range: DateRange) -> list[ListedAppointment]:
+        """Every customer's scheduled sessions starting in ``date_range``, soonest first (reminders):
+        the coach's whole calendar of sessions, each with its invitee's email (and our customer id
+        where the platform carries it). CapabilityNotSupported where the platform cannot list."""
 
     @abstractmethod
     async def cancel_appointment(self, customer: CustomerRef, appointment_id: str) -> Appointment:

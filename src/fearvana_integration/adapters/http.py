@@ -45,6 +45,7 @@ from fearvana_integration.errors import (
     QuotaExhausted,
     RateLimited,
 )
+from fearvana_integration.observability import tracing
 from fearvana_integration.observability.redaction import redact_text
 
 USER_AGENT = "fearvana-integration/0.1 (+httpx)"
@@ -64,13 +65,15 @@ def build_http_client(timeout_seconds: float = 10.0) -> httpx.AsyncClient:
     """The runtime's one HTTP client: pooled, HTTP/1.1, a whole-request timeout as a last resort.
 
     The per-source deadline is enforced by ``SourceGuard``; this timeout only stops a request that
-    nobody waits for any more (e.g. a write the caller gave up on) from hanging forever.
+    nobody waits for any more (e.g. a write the caller gave up on) from hanging forever. Every request
+    carries the current trace (W3C ``traceparent``; see ``observability/tracing.py``).
     """
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         follow_redirects=False,
+        event_hooks={"request": [tracing.httpx_request_hook]},
     )
 
 

@@ -18,6 +18,11 @@ REGISTRY: dict[tuple[str, str], str] = {
     ("crm", "salesforce"): "fearvana_integration.adapters.crm.salesforce:SalesforceCRMAdapter",
     ("crm", "pipedrive"): "fearvana_integration.adapters.crm.pipedrive:PipedriveCRMAdapter",
     ("scheduling", "mock"): "fearvana_integration.adapters.scheduling.mock:MockSchedulingAdapter",
+    ("scheduling", "google-calendar"): (
+        "fearvana_integration.adapters.scheduling.google_calendar:GoogleCalendarSchedulingAdapter"
+    ),
+    ("scheduling", "calendly"): "fearvana_integration.adapters.scheduling.calendly:CalendlySchedulingAdapter",
+    ("scheduling", "acuity"): "fearvana_integration.adapters.scheduling.acuity:AcuitySchedulingAdapter",
     ("email", "mock"): "fearvana_integration.adapters.email.mock:MockEmailAdapter",
 }
 

@@ -24,6 +24,7 @@ from fearvana_integration.config import Settings
 from fearvana_integration.context.budget import FullContext, effective_budget, fit_context
 from fearvana_integration.context.notes import customer_notes, source_notes, unreadable_notes
 from fearvana_integration.context.portion import StorePortion, build_profile, build_store_portion
+from fearvana_integration.context.preparation import preparation_brief
 from fearvana_integration.context.tokens import Tokenizer
 from fearvana_integration.domain.context import CustomerContext
 from fearvana_integration.domain.crm import CRMContext
@@ -31,6 +32,7 @@ from fearvana_integration.domain.customer import CustomerRef, Profile
 from fearvana_integration.domain.scheduling import SchedulingContext
 from fearvana_integration.domain.sourced import Sourced
 from fearvana_integration.errors import StoreCircuitOpen, StoreUnavailable
+from fearvana_integration.observability import tracing
 from fearvana_integration.resilience.guard import REFRESH_AHEAD_FRACTION, Deadline, Part, SourceGuard
 from fearvana_integration.store.repository import ActivitySections, CustomerStore, JourneySections, StoreSections
 from fearvana_integration.store.rows import ProfileRow
@@ -157,53 +159,57 @@ class ContextAssembler:
         ``view="customer"`` is what the customer may see of themselves: no CRM-internal labels.
         """
         requested = max_tokens if max_tokens is not None else self.settings.context_default_max_tokens
-        budget = effective_budget(
-            requested, self.settings.context_reserved_tokens, self.settings.context_token_margin_percent
-        )
-        deadline = self.deadline()
-        if not isinstance(reference, UUID):
-            reference = (await self.resolve(reference, deadline)).id
-        cache = self._cache
-        cached: dict[str, Cached[Any]] = {}
-        if cache is not None:
-            # Whether a fitted context can be reused depends on the parts' fetch times only; in Redis
-            # those are read on their own (small), and the parts themselves only when assembling.
-            if cache.shared:
-                stamps = await self._cached_stamps(reference)
+        # A span while tracing is on (view and budget only: never the customer), else a shared no-op.
+        with tracing.span("assemble", {"fearvana.view": view, "fearvana.max_tokens": requested}):
+            budget = effective_budget(
+                requested, self.settings.context_reserved_tokens, self.settings.context_token_margin_percent
+            )
+            deadline = self.deadline()
+            if not isinstance(reference, UUID):
+                reference = (await self.resolve(reference, deadline)).id
+            cache = self._cache
+            cached: dict[str, Cached[Any]] = {}
+            if cache is not None:
+                # Whether a fitted context can be reused depends on the parts' fetch times only; in Redis
+                # those are read on their own (small), and the parts themselves only when assembling.
+                if cache.shared:
+                    stamps = await self._cached_stamps(reference)
+                else:
+                    cached = await self._cached_parts(reference)
+                    stamps = {name: entry.fetched_at for name, entry in cached.items()}
+                versions = {
+                    part.name: await self._cached_version(part, stamps.get(part.name)) for part in self.parts.all()
+                }
+                key = self._fitted_key(reference, requested, versions, view)
+                if key is not None:
+                    hit = await cache.read_immutable(key, FITTED_CODEC)
+                    if hit is not None and cache.is_fresh(hit, FITTED_TTL_SECONDS) and hit.readable():
+                        cache.hits += 1
+                        return hit.value
+                if cache.shared:
+                    cached = await self._cached_parts(reference)
+            if cache is None:
+                full, _ = await self._assemble(reference, requested, deadline, cached, view)
+                return fit_context(full, max_tokens=requested, budget=budget, tokenizer=self.tokenizer)
+            # Concurrent requests for the same customer and budget share one assembly and one fit.
+            flight_key = (reference, requested, view)
+            running = self._assembling.get(flight_key)
+            if running is not None:
+                cache.hits += 1
+                return await asyncio.shield(running)
+            future: asyncio.Future[CustomerContext] = asyncio.get_running_loop().create_future()
+            self._assembling[flight_key] = future
+            try:
+                fitted = await self._assemble_and_fit(reference, requested, budget, deadline, cached, view)
+            except BaseException as error:
+                future.set_exception(error)
+                future.exception()  # retrieved: no warning when nobody else was waiting
+                raise
             else:
-                cached = await self._cached_parts(reference)
-                stamps = {name: entry.fetched_at for name, entry in cached.items()}
-            versions = {part.name: await self._cached_version(part, stamps.get(part.name)) for part in self.parts.all()}
-            key = self._fitted_key(reference, requested, versions, view)
-            if key is not None:
-                hit = await cache.read_immutable(key, FITTED_CODEC)
-                if hit is not None and cache.is_fresh(hit, FITTED_TTL_SECONDS) and hit.readable():
-                    cache.hits += 1
-                    return hit.value
-            if cache.shared:
-                cached = await self._cached_parts(reference)
-        if cache is None:
-            full, _ = await self._assemble(reference, requested, deadline, cached, view)
-            return fit_context(full, max_tokens=requested, budget=budget, tokenizer=self.tokenizer)
-        # Concurrent requests for the same customer and budget share one assembly and one fit.
-        flight_key = (reference, requested, view)
-        running = self._assembling.get(flight_key)
-        if running is not None:
-            cache.hits += 1
-            return await asyncio.shield(running)
-        future: asyncio.Future[CustomerContext] = asyncio.get_running_loop().create_future()
-        self._assembling[flight_key] = future
-        try:
-            fitted = await self._assemble_and_fit(reference, requested, budget, deadline, cached, view)
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved: no warning when nobody else was waiting
-            raise
-        else:
-            future.set_result(fitted)
-            return fitted
-        finally:
-            self._assembling.pop(flight_key, None)
+                future.set_result(fitted)
+                return fitted
+            finally:
+                self._assembling.pop(flight_key, None)
 
     async def _assemble_and_fit(
         self,
@@ -464,6 +470,19 @@ def build_full_context(
         *unreadable_notes(portion.unreadable),
     ]
     store_freshness = store.freshness().model_copy(update={"backend": store_backend})
+    scheduling_context = scheduling.value if scheduling.ok else None
+    crm_context = crm.value if crm.ok else None
+    if scheduling_context is not None and scheduling_context.preparation_due:
+        brief = preparation_brief(
+            scheduling=scheduling_context,
+            areas=portion.life_areas,
+            entries=[*portion.recent, *portion.older],
+            commitments=portion.commitments,
+            sacred_edge=portion.sacred_edge,
+            crm=crm_context,
+            now=now,
+        )
+        scheduling_context = scheduling_context.model_copy(update={"preparation_brief": brief})
     context = CustomerContext(
         customer_id=customer_id,
         retrieved_at=now,
@@ -483,8 +502,8 @@ def build_full_context(
         daily_tasks=portion.daily_tasks,
         supplements=portion.supplements,
         conversation=portion.conversation,
-        crm_context=crm.value if crm.ok else None,
-        scheduling_context=scheduling.value if scheduling.ok else None,
+        crm_context=crm_context,
+        scheduling_context=scheduling_context,
         freshness={
             "profile": store_freshness,
             "store": store_freshness,

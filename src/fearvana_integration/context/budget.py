@@ -43,6 +43,7 @@ from fearvana_integration.context.render import (
     note_item,
     past_session_item,
     pattern_item,
+    preparation_lines,
     profile_item,
     render_context,
     render_sections,
@@ -155,6 +156,7 @@ class _Draft:
     spiral: bool = False
     challenges: bool = False
     scheduling: bool = False
+    brief: bool = False
     crm: bool = False
     tickets: list[Ticket] = field(default_factory=list)
     actions: list[CoachAction] = field(default_factory=list)
@@ -450,6 +452,8 @@ def _pieces(ctx: CustomerContext) -> list[_Piece]:
             pieces.append(_fixed("spiral", [challenges_item(ctx.spiral_state)], _flag("challenges")))
     if ctx.scheduling_context is not None:
         pieces.append(_fixed("nextSession", [next_session_item(ctx.scheduling_context, now)], _flag("scheduling")))
+        if ctx.scheduling_context.preparation_brief:
+            pieces.append(_fixed("nextSession", preparation_lines(ctx.scheduling_context), _flag("brief")))
         pieces += [
             _fixed("nextSession", [upcoming_item(a, now)], _appender("upcoming", a))
             for a in later_appointments(ctx.scheduling_context)
@@ -597,6 +601,7 @@ def _build(ctx: CustomerContext, draft: _Draft) -> CustomerContext:
                 "upcoming_appointments": first + draft.upcoming,
                 "recent_sessions": draft.recent,
                 "last_session": draft.recent[0] if draft.recent else None,
+                "preparation_brief": full_scheduling.preparation_brief if draft.brief else None,
             }
         )
     crm = ctx.crm_context.model_copy(update={"tickets": draft.tickets}) if draft.crm and ctx.crm_context else None
@@ -652,7 +657,7 @@ def _report(
             "spiral": (1 + (1 if spiral.completed_challenges or spiral.completed_challenge_count else 0))
             if spiral
             else 0,
-            "nextSession": 1 + later if scheduling else 0,
+            "nextSession": 1 + later + (1 if scheduling.preparation_brief else 0) if scheduling else 0,
             "crm": (1 + len(ctx.crm_context.tickets)) if ctx.crm_context else 0,
             "coachActions": len(ctx.coach_actions),
             "suggestions": len(ctx.enhanced_suggestions),

@@ -135,7 +135,7 @@ def customer_notes(
                 code="preparation_due",
                 source="scheduling",
                 message=f"A {schedule.next_appointment.type} starts {when(schedule.next_appointment.start_time, now)}: "
-                "prepare from the latest entries and open coach actions.",
+                "prepare from the brief under the next session.",
             )
         )
     return notes

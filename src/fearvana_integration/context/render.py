@@ -307,6 +307,11 @@ def next_session_item(scheduling: SchedulingContext, now: datetime) -> str:
     )
 
 
+def preparation_lines(scheduling: SchedulingContext) -> list[str]:
+    """The preparation brief, one line each, under the next session."""
+    return [f"- Prepare: {line}" for line in scheduling.preparation_brief or []]
+
+
 def upcoming_item(appointment: Appointment, now: datetime) -> str:
     """A later upcoming session (listed under the next one)."""
     return f"- Also booked: {appointment_brief(appointment, now)}"
@@ -600,7 +605,8 @@ def render_sections(ctx: CustomerContext) -> dict[str, list[str]]:
     if scheduling is not None:
         add(
             "nextSession",
-            [next_session_item(scheduling, now)] + [upcoming_item(a, now) for a in later_appointments(scheduling)],
+            [next_session_item(scheduling, now), *preparation_lines(scheduling)]
+            + [upcoming_item(a, now) for a in later_appointments(scheduling)],
         )
     crm = ctx.crm_context
     if crm is not None:

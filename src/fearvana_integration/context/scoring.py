@@ -81,6 +81,17 @@ def area_score(
     return fmean(scores) if scores else None
 
 
+def score_between(
+    observations: Iterable[Observation],
+    goal: Mapping[str, float],
+    start: datetime,
+    end: datetime,
+    directions: Mapping[str, Direction] = METRIC_DIRECTIONS,
+) -> float | None:
+    """The area's (unrounded) score over the observations in ``(start, end]``; None without data."""
+    return area_score(_window_means(observations, start, end), goal, directions)
+
+
 def score_and_trend(
     observations: Sequence[Observation],
     goal: Mapping[str, float],

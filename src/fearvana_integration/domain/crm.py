@@ -14,6 +14,23 @@ Sentiment = Literal["positive", "neutral", "negative"]
 InteractionType = Literal["chat", "email", "call", "appointment", "system"]
 
 MAX_SUMMARY_CHARS = 5000
+MAX_METADATA_DEPTH = 8
+
+
+def _check_metadata(value: JsonValue, depth: int) -> None:
+    """No NUL in any key or string (a store or vendor cannot keep it) and nesting bounded."""
+    if depth > MAX_METADATA_DEPTH:
+        raise ValueError(f"metadata may nest at most {MAX_METADATA_DEPTH} levels")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("metadata must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_metadata(key, depth)
+            _check_metadata(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_metadata(item, depth + 1)
 
 
 class Ticket(DomainModel):
@@ -81,6 +98,17 @@ class Interaction(DomainModel):
     def _summary_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("summary must not be blank")
+        if "\x00" in value:  # no store or CRM can keep it (Postgres text cannot hold NUL at all)
+            raise ValueError("summary must not contain NUL characters")
+        if not any(char.isprintable() and not char.isspace() for char in value):
+            raise ValueError("summary must contain visible text")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_storable(cls, value: dict[str, JsonValue] | None) -> dict[str, JsonValue] | None:
+        if value is not None:
+            _check_metadata(value, depth=1)
         return value
 
 

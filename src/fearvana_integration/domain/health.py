@@ -22,6 +22,10 @@ class ServiceHealth(DomainModel):
     backend: str | None = None
     error: str | None = None
     checked_at: UtcDateTime | None = None
+    auth: Literal["ok", "expired", "missing_scope", "invalid"] | None = Field(
+        default=None,
+        description="Vendors only: ok, expired (refresh or reconnect), missing_scope (grant it), invalid (fix the key)",
+    )
     schema_: Literal["ok", "mismatch"] | None = Field(
         default=None, alias="schema", description="The customer store only: the app's tables as this project reads them"
     )

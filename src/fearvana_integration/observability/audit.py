@@ -178,7 +178,10 @@ class AuditLog:
     def _ensure_drainer(self) -> None:
         if self._closed or (self._drainer is not None and not self._drainer.done()):
             return
-        self._drainer = asyncio.get_running_loop().create_task(self._drain_loop(), name="audit-drainer")
+        # A fresh context: this task outlives the request that started it and must not carry its ids.
+        self._drainer = asyncio.get_running_loop().create_task(
+            self._drain_loop(), name="audit-drainer", context=contextvars.Context()
+        )
 
     async def _drain_loop(self) -> None:
         delay = self.flush_seconds

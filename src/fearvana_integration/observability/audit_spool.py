@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import fcntl
 import hashlib
 import json
@@ -118,7 +119,8 @@ class Spool:
         if self._appender is None or self._appender.done():
             self._wake = asyncio.Event()
             self.appended = self.appended or asyncio.Event()
-            self._appender = loop.create_task(self._append_loop(), name="audit-spool")
+            # A fresh context: this task outlives the request that started it and must not carry its ids.
+            self._appender = loop.create_task(self._append_loop(), name="audit-spool", context=contextvars.Context())
         assert self._wake is not None
         self._wake.set()
         await future

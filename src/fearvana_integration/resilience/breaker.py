@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -233,7 +234,10 @@ class CircuitBreaker:
     def _start_probing(self) -> None:
         if self.probe is None or (self._prober is not None and not self._prober.done()):
             return
-        self._prober = asyncio.get_running_loop().create_task(self._probe_until_closed(), name=f"probe:{self.name}")
+        # A fresh context: this task outlives the request that started it and must not carry its ids.
+        self._prober = asyncio.get_running_loop().create_task(
+            self._probe_until_closed(), name=f"probe:{self.name}", context=contextvars.Context()
+        )
 
     async def _probe_until_closed(self) -> None:
         """While open, try the probe every second; close the breaker (for every instance) when it works."""

@@ -16,6 +16,7 @@ last fifth of its TTL is refreshed ahead in the background, so customers read of
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -33,11 +34,14 @@ from fearvana_integration.errors import (
     CircuitOpen,
     CustomerNotFound,
     IntegrationError,
+    ProviderAuthError,
     ProviderError,
     ProviderTimeout,
     StoreUnavailable,
+    auth_problem,
     source_label,
 )
+from fearvana_integration.observability import tracing
 from fearvana_integration.resilience.breaker import CircuitBreaker
 
 T = TypeVar("T")
@@ -115,34 +119,48 @@ class SourceGuard:
         timeout_seconds: float,
         deadline: Deadline,
     ) -> T:
-        """Breaker and timeout around one call; raises its error (CircuitOpen without calling out)."""
-        breaker = self.breakers.get(source)
-        started = time.perf_counter()
+        """Breaker and timeout around one call; raises its error (CircuitOpen without calling out).
+
+        With tracing on, the call is a span (source, operation, outcome) and current while it runs, so
+        its vendor requests and store statements are its children; off, ``span`` is None and that is all.
+        """
+        span = tracing.source_span(source, operation)
+        outcome = "error"
         try:
-            token = await breaker.before_call(operation) if breaker else ""
-        except CircuitOpen:
-            self._observe(source, operation, started, "circuit_open")
-            raise
-        limit = deadline.bound(timeout_seconds)
-        try:
-            async with asyncio.timeout(limit):
-                value = await load()
-        except TimeoutError:
+            breaker = self.breakers.get(source)
+            started = time.perf_counter()
+            try:
+                token = await breaker.before_call(operation) if breaker else ""
+            except CircuitOpen:
+                outcome = "circuit_open"
+                self._observe(source, operation, started, outcome)
+                raise
+            limit = deadline.bound(timeout_seconds)
+            try:
+                async with asyncio.timeout(limit):
+                    value = await load()
+            except TimeoutError:
+                outcome = "timeout"
+                if breaker:
+                    await breaker.record_failure(token)
+                self._observe(source, operation, started, outcome)
+                raise ProviderTimeout(
+                    f"{source_label(source)} did not answer within {limit:.3g} s", source=source, operation=operation
+                ) from None
+            except BaseException as error:
+                outcome = type(error).__name__
+                if breaker:
+                    await (breaker.record_failure(token) if _counts(error) else breaker.record_success(token))
+                self._observe(source, operation, started, outcome)
+                raise
             if breaker:
-                await breaker.record_failure(token)
-            self._observe(source, operation, started, "timeout")
-            raise ProviderTimeout(
-                f"{source_label(source)} did not answer within {limit:.3g} s", source=source, operation=operation
-            ) from None
-        except BaseException as error:
-            if breaker:
-                await (breaker.record_failure(token) if _counts(error) else breaker.record_success(token))
-            self._observe(source, operation, started, type(error).__name__)
-            raise
-        if breaker:
-            await breaker.record_success(token)
-        self._observe(source, operation, started, "ok")
-        return value
+                await breaker.record_success(token)
+            outcome = "ok"
+            self._observe(source, operation, started, outcome)
+            return value
+        finally:
+            if span is not None:
+                span.end(outcome)
 
     def _observe(self, source: str, operation: str, started: float, outcome: str) -> None:
         if self.observer is not None:
@@ -245,7 +263,10 @@ class SourceGuard:
             finally:
                 self._flights.pop(key, None)
 
-        task = asyncio.get_running_loop().create_task(refresh(), name=f"refresh:{part.name}")
+        # A fresh context: this task outlives the request that started it and must not carry its ids.
+        task = asyncio.get_running_loop().create_task(
+            refresh(), name=f"refresh:{part.name}", context=contextvars.Context()
+        )
         self._refreshing.add(task)
         task.add_done_callback(self._refreshing.discard)
 
@@ -333,6 +354,8 @@ class SourceGuard:
             )
         except CustomerNotFound:
             raise
+        except ProviderAuthError as error:
+            return self._fallback(part, provider, entry, auth_problem(error))
         except (ProviderError, CapabilityNotSupported, StoreUnavailable) as error:
             return self._fallback(part, provider, entry, str(error))
         except IntegrationError as error:

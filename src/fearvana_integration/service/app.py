@@ -8,7 +8,9 @@ a valid token or the health routes. Nothing happens at import time.
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import inspect
 import re
 import time
 import uuid
@@ -16,16 +18,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 import httpx
 import structlog
 from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import ConfigDict, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 
 from fearvana_integration import __version__
@@ -45,6 +49,7 @@ from fearvana_integration.errors import (
     TooManyFailedAttempts,
 )
 from fearvana_integration.manager import IntegrationManager
+from fearvana_integration.observability import tracing
 from fearvana_integration.observability.audit import _actor, audit_context
 from fearvana_integration.observability.logging import configure_logging
 from fearvana_integration.runtime import Runtime, build_runtime
@@ -66,6 +71,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Body = TypeVar("Body", bound=DomainModel)
 
 
 @dataclass
@@ -126,6 +132,11 @@ class BookingRequest(DomainModel):
 
     slot: TimeSlot
     type: AppointmentType = "coaching-session"
+    booking_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._:-]{1,128}$",
+        description="Your id for this booking: a retry with the same id returns the first booking, never a second",
+    )
 
 
 class Liveness(DomainModel):
@@ -140,7 +151,11 @@ class _BodyTooLarge(Exception):
 
 
 class RequestContext:
-    """Pure ASGI middleware: correlation id, the client's address, body limit, access log, request metrics.
+    """Pure ASGI middleware: correlation id, trace context, the client's address, body limit, access log,
+    request metrics.
+
+    The trace (W3C ``traceparent``/``tracestate``, or a new one) is bound for the request: its id is
+    logged as ``trace_id``, vendor requests carry it, and with OpenTelemetry on it is the server span.
 
     It blocks nobody: failed-auth blocking happens in ``authenticate``, for requests whose token is
     missing or fails, so a blocked address still gets its liveness probe and its valid tokens served.
@@ -164,11 +179,13 @@ class RequestContext:
         client = client_address(peer, forwarded, services.limiter.trusted)
         scope.setdefault("state", {})["client"] = client
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
@@ -183,7 +200,8 @@ class RequestContext:
                     raise _BodyTooLarge
             return message
 
-        structlog.contextvars.bind_contextvars(correlation_id=request_id)
+        trace = tracing.begin_request(scope["method"], scope.get("headers", []), request_id)
+        structlog.contextvars.bind_contextvars(correlation_id=request_id, trace_id=trace.trace_id)
         try:
             with audit_context(actor="anonymous", correlation_id=request_id):
                 length = headers.get(b"content-length", b"0")
@@ -198,6 +216,13 @@ class RequestContext:
                         await problem(
                             413, "body-too-large", "Request body too large", f"At most {MAX_BODY_BYTES} bytes"
                         )(scope, receive, send_with_id)
+                    except Exception as error:
+                        # Here, not in an exception handler: those run outside this middleware, where the
+                        # correlation id is gone. One log line; the 500 carries the request's id.
+                        _log_unexpected(error)
+                        if response_started:
+                            raise  # part of a response is out: only the server can end it (it drops the connection)
+                        await _internal_error()(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -211,7 +236,8 @@ class RequestContext:
                 duration_ms=round(elapsed * 1000, 2),
                 client=client,
             )
-            structlog.contextvars.unbind_contextvars("correlation_id")
+            structlog.contextvars.unbind_contextvars("correlation_id", "trace_id")
+            trace.end(template, status)
 
 
 def _services(request: Request) -> Services:
@@ -264,6 +290,47 @@ def _for_customer(principal: Principal, customer_id: UUID) -> None:
 def _service_only(principal: Principal) -> None:
     if not principal.is_service:
         raise Forbidden("This route is for the service role only")
+
+
+async def _own_customer(principal: Caller, customer_id: CustomerId) -> UUID:
+    """The customer in the path, once the caller may act for them (403 otherwise).
+
+    A dependency, so it runs before the route's query parameters are validated and before its body is
+    read: a caller learns nothing about input for a customer it may not touch.
+    """
+    _for_customer(principal, customer_id)
+    return customer_id
+
+
+async def _any_customer_as_service(principal: Caller, customer_id: CustomerId) -> UUID:
+    """The customer in the path, for the service role only (403 otherwise); see ``_own_customer``."""
+    _service_only(principal)
+    return customer_id
+
+
+OwnCustomer = Annotated[UUID, Depends(_own_customer)]
+ServiceCustomer = Annotated[UUID, Depends(_any_customer_as_service)]
+
+
+async def _json_body(request: Request, model: type[Body]) -> Body:
+    """The request's JSON body as ``model``, read only now that the caller is authorised.
+
+    FastAPI would decode and validate a declared body before any dependency ran, so a caller without
+    the right to the route would still learn what is wrong with its body (and a malformed one would be a
+    422 even without a token). Errors are the same 422 problem, each field named.
+    """
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        raise RequestValidationError(
+            [{"type": "content_type", "loc": ("body",), "msg": "must be JSON (Content-Type: application/json)"}]
+        )
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as error:
+        errors = error.errors(include_url=False, include_input=False, include_context=False)
+        raise RequestValidationError([{**item, "loc": ("body", *item["loc"])} for item in errors]) from None
 
 
 def create_served_app() -> FastAPI:
@@ -326,12 +393,82 @@ def create_app(
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(RequestContext)
     _routes(app)
+    app.openapi = _openapi_with_parsed_bodies(app)  # type: ignore[method-assign]
     return app
 
 
 async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
-    log.error("unexpected error", error_type=type(error).__name__, exc_info=error)
+    """The last resort, outside ``RequestContext`` (which answers a route's unexpected errors itself)."""
+    if not getattr(error, "_fearvana_logged", False):
+        log.error("unexpected error", error_type=type(error).__name__, exc_info=error)
+    return _internal_error()
+
+
+def _internal_error() -> JSONResponse:
     return problem(500, "internal-error", "Internal error", "The request could not be completed")
+
+
+def _log_unexpected(error: Exception) -> None:
+    """The one error line of an unexpected exception (type and traceback; never in a response)."""
+    log.error("unexpected error", error_type=type(error).__name__, exc_info=error)
+    with contextlib.suppress(AttributeError):  # re-raised past us: the last-resort handler does not log it twice
+        error._fearvana_logged = True  # type: ignore[attr-defined]
+
+
+# Routes that read their JSON body themselves (``_json_body``): the parameter it stands for in the docs.
+PARSED_BODIES: dict[str, tuple[str, type[DomainModel]]] = {
+    "log_interaction": ("interaction", Interaction),
+    "book": ("booking", BookingRequest),
+}
+
+
+def _openapi_with_parsed_bodies(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """``app.openapi``: the document FastAPI generates, where the routes of ``PARSED_BODIES`` are
+    described as if FastAPI read their body — same operation, same components, body documented."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                description=app.description,
+                routes=[_documented(route) for route in app.routes],
+                separate_input_output_schemas=app.separate_input_output_schemas,
+            )
+        return app.openapi_schema
+
+    return openapi
+
+
+def _documented(route: Any) -> Any:
+    """For a route of ``PARSED_BODIES``, a twin (never served) whose signature declares the body."""
+    if not isinstance(route, APIRoute) or route.name not in PARSED_BODIES:
+        return route
+    name, model = PARSED_BODIES[route.name]
+    signature = inspect.signature(route.endpoint)
+    parameters = [p for p in signature.parameters.values() if p.name != "request"]
+    parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=model))
+
+    async def documentation_only(**_: Any) -> None:
+        raise NotImplementedError
+
+    documentation_only.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    documentation_only.__name__ = route.endpoint.__name__
+    return APIRoute(
+        route.path,
+        documentation_only,
+        methods=route.methods,
+        name=route.name,
+        summary=route.summary,
+        description=route.description,
+        response_model=route.response_model,
+        status_code=route.status_code,
+        tags=route.tags,
+        responses=route.responses,
+        response_description=route.response_description,
+        operation_id=route.operation_id,
+    )
 
 
 def _routes(app: FastAPI) -> None:
@@ -370,13 +507,12 @@ def _routes(app: FastAPI) -> None:
     async def context(
         request: Request,
         principal: Caller,
-        customer_id: CustomerId,
+        customer_id: OwnCustomer,
         max_tokens: Annotated[int | None, Query(ge=50, le=1_000_000, description="Token budget, at least 50")] = None,
         format: Annotated[Literal["json", "prompt"], Query(description="json, or the counted prompt text")] = "json",
     ) -> Response:
         """The customer's context (own, or any with the service role). A customer's own view has no
         CRM-internal labels (stage, sentiment, tags)."""
-        _for_customer(principal, customer_id)
         view: View = "full" if principal.is_service else "customer"
         ctx = await _services(request).manager.get_customer_context(customer_id, max_tokens, view=view)
         if format == "prompt":
@@ -390,11 +526,9 @@ def _routes(app: FastAPI) -> None:
         tags=["customers"],
         responses={**AUTHED, **_problems(404)},
     )
-    async def log_interaction(
-        request: Request, principal: Caller, customer_id: CustomerId, interaction: Interaction
-    ) -> InteractionLogged:
+    async def log_interaction(request: Request, customer_id: ServiceCustomer) -> InteractionLogged:
         """Log an interaction in the CRM (service role only)."""
-        _service_only(principal)
+        interaction = await _json_body(request, Interaction)
         crm_id = await _services(request).manager.log_interaction(customer_id, interaction)
         return InteractionLogged(crm_id=crm_id)
 
@@ -421,12 +555,12 @@ def _routes(app: FastAPI) -> None:
         tags=["scheduling"],
         responses={**AUTHED, **_problems(404, 409)},
     )
-    async def book(
-        request: Request, principal: Caller, customer_id: CustomerId, booking: BookingRequest
-    ) -> Appointment:
+    async def book(request: Request, customer_id: OwnCustomer) -> Appointment:
         """Book a slot for the customer (own, or any with the service role)."""
-        _for_customer(principal, customer_id)
-        return await _services(request).manager.book_appointment(customer_id, booking.slot, booking.type)
+        booking = await _json_body(request, BookingRequest)
+        return await _services(request).manager.book_appointment(
+            customer_id, booking.slot, booking.type, booking_id=booking.booking_id
+        )
 
     @app.delete(
         "/api/customers/{customer_id}/appointments/{appointment_id}",
@@ -436,12 +570,10 @@ def _routes(app: FastAPI) -> None:
     )
     async def cancel(
         request: Request,
-        principal: Caller,
-        customer_id: CustomerId,
+        customer_id: OwnCustomer,
         appointment_id: Annotated[str, Path(min_length=1, max_length=200)],
     ) -> Appointment:
         """Cancel one of the customer's own appointments."""
-        _for_customer(principal, customer_id)
         return await _services(request).manager.cancel_appointment(customer_id, appointment_id)
 
     @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)

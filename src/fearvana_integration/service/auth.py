@@ -24,6 +24,8 @@ from fearvana_integration.errors import AuthenticationFailed, Forbidden
 
 log = structlog.get_logger("fearvana_integration.auth")
 ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "EdDSA")
+# The JWK key type each asymmetric algorithm verifies with (``kty``).
+KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 JWKS_REFRESH_MIN_SECONDS = 5.0
 Role = Literal["authenticated", "service_role"]
 
@@ -58,11 +60,24 @@ class TokenVerifier:
         self.jwks_url = settings.supabase_jwks_url
         self.audience = settings.supabase_jwt_audience
         self.http = http
-        self._keys: dict[str, Any] = {}
+        self._keys: dict[str, _Key] = {}
         self._fetched_at = 0.0
 
     async def verify(self, token: str) -> Principal:
-        """The principal a valid token stands for."""
+        """The principal a valid token stands for.
+
+        Whatever keeps a token from being verified — a malformed header, a key of another type than its
+        algorithm, claims the JWT library chokes on — is AuthenticationFailed, never anything else.
+        """
+        try:
+            return await self._verify(token)
+        except (AuthenticationFailed, Forbidden):
+            raise
+        except Exception as error:  # an unverifiable token is an invalid one, whatever broke
+            log.warning("token could not be verified", error_type=type(error).__name__)
+            raise AuthenticationFailed("Invalid token") from None
+
+    async def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -72,8 +87,11 @@ class TokenVerifier:
             if self.secret is None:
                 raise AuthenticationFailed("HS256 tokens are not accepted here (no SUPABASE_JWT_SECRET)")
             key: Any = self.secret
-        elif algorithm in ASYMMETRIC:
-            key = await self._jwks_key(header.get("kid"))
+        elif isinstance(algorithm, str) and algorithm in ASYMMETRIC:
+            jwk = await self._jwks_key(header.get("kid"))
+            if jwk.key_type != KEY_TYPES[algorithm[:2]] or jwk.algorithm not in (None, algorithm):
+                raise AuthenticationFailed("Token algorithm does not match its key")
+            key = jwk.key
         else:
             raise AuthenticationFailed("Unsupported token algorithm")
         try:
@@ -108,7 +126,7 @@ class TokenVerifier:
             raise AuthenticationFailed("Token subject is not a customer id") from None
         return Principal("authenticated", subject)
 
-    async def _jwks_key(self, kid: object) -> Any:
+    async def _jwks_key(self, kid: object) -> _Key:
         if self.jwks_url is None:
             raise AuthenticationFailed("Asymmetric tokens are not accepted here (no SUPABASE_JWKS_URL)")
         if not isinstance(kid, str) or not kid:
@@ -121,20 +139,43 @@ class TokenVerifier:
         return key
 
     async def _refresh(self) -> None:
+        """Fetch the JWKS again. A document that cannot be read keeps the keys we had; an entry that is
+        not a usable signing key is skipped (with a warning) without hiding the others."""
         self._fetched_at = time.monotonic()
         assert self.jwks_url is not None
         try:
             response = await self.http.get(self.jwks_url, timeout=5)
             response.raise_for_status()
             document = response.json()
-            keys = {}
-            for entry in document.get("keys", []):
-                if isinstance(entry, dict) and entry.get("kid"):
-                    keys[str(entry["kid"])] = jwt.PyJWK(entry).key
-        except (httpx.HTTPError, ValueError, json.JSONDecodeError, jwt.PyJWTError) as error:
+        except (httpx.HTTPError, ValueError, json.JSONDecodeError) as error:
             log.warning("could not refresh the JWKS", error=type(error).__name__)
             return
+        entries = document.get("keys") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            log.warning("could not refresh the JWKS", error="no list of keys")
+            return
+        keys: dict[str, _Key] = {}
+        for entry in entries:
+            kid = entry.get("kid") if isinstance(entry, dict) else None
+            if not isinstance(kid, str) or not kid:
+                continue
+            try:
+                declared = entry.get("alg")
+                keys[kid] = _Key(
+                    jwt.PyJWK(entry).key, str(entry.get("kty")), declared if isinstance(declared, str) else None
+                )
+            except Exception as error:  # an unusable key (unknown type, bad numbers) is skipped
+                log.warning("skipping an unusable JWKS key", kid=kid[:64], error=type(error).__name__)
         self._keys = keys
+
+
+@dataclass(frozen=True)
+class _Key:
+    """A JWKS signing key: the key, its type (``kty``) and the algorithm it is published for, if any."""
+
+    key: Any
+    key_type: str
+    algorithm: str | None
 
 
 def mint_token(secret: str, *, subject: UUID | None, audience: str, ttl_seconds: int = 3600) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import Request
@@ -34,6 +35,15 @@ from fearvana_integration.errors import (
 from fearvana_integration.observability.audit import current_correlation_id
 
 PROBLEM_BASE = "https://fearvana.dev/problems/"
+# Details that would otherwise carry what the caller submitted (an id, a budget): said without it.
+GENERIC_DETAILS: list[tuple[type[Exception], str]] = [
+    (CustomerNotFound, "No customer with this id"),
+    (AppointmentNotFound, "No such appointment for this customer"),
+]
+# A field named in a 422 is echoed only when it looks like one of ours (unknown keys can be anything).
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# Messages that would quote part of the submitted value.
+_QUOTING_MESSAGES = {"uuid_parsing": "Input should be a valid UUID"}
 
 # (exception class, status, slug, title) — the first matching row wins, so subclasses come first.
 MAPPING: list[tuple[type[Exception], int, str, str]] = [
@@ -90,7 +100,10 @@ def from_error(error: IntegrationError) -> JSONResponse:
                 extra["nextAttemptAt"] = error.next_attempt_at.isoformat().replace("+00:00", "Z")
             if isinstance(error, SlotUnavailable):
                 extra["alternatives"] = [slot.to_json_dict() for slot in error.alternatives]
-            return problem(status, slug, title, str(error), headers=headers or None, **extra)
+            detail = next((text for kind, text in GENERIC_DETAILS if isinstance(error, kind)), str(error))
+            if isinstance(error, BudgetTooSmall):
+                detail = f"max_tokens must be at least {error.minimum}"
+            return problem(status, slug, title, detail, headers=headers or None, **extra)
     return problem(500, "internal-error", "Internal error", "The request could not be completed")
 
 
@@ -105,10 +118,23 @@ async def validation_error_handler(_request: Request, error: Exception) -> JSONR
     assert isinstance(error, RequestValidationError)
     problems = []
     for item in error.errors():
-        location = ".".join(str(part) for part in item.get("loc", ()) if part != "body") or "request"
-        problems.append({"field": location, "message": str(item.get("msg", "invalid"))})
+        problems.append({"field": _field(item.get("loc", ())), "message": _message(item)})
     detail = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
     return problem(422, "validation-error", "Invalid request", detail, errors=problems)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    """``query.end``, ``slot.startTime``, ``metadata.<key>`` (a body's own fields without ``body.``)."""
+    parts = list(loc)
+    if len(parts) > 1 and parts[0] == "body":
+        parts = parts[1:]
+    shown = [str(part) if isinstance(part, int) or _FIELD_NAME.match(str(part)) else "<key>" for part in parts]
+    return ".".join(shown) or "request"
+
+
+def _message(item: dict[str, Any]) -> str:
+    message = _QUOTING_MESSAGES.get(str(item.get("type")), str(item.get("msg", "invalid")))
+    return message.removeprefix("Value error, ")
 
 
 async def http_error_handler(_request: Request, error: Exception) -> JSONResponse:

@@ -14,6 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from fearvana_integration.config import Settings
 from fearvana_integration.errors import ConfigurationError
+from fearvana_integration.observability import tracing
 
 SUPAVISOR_TRANSACTION_PORT = 6543
 _SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
@@ -75,7 +76,8 @@ def create_engine(settings: Settings, *, create: bool = False, pooled: bool = Tr
 
     SQLite: a file only created when ``create`` is set (``db init``), otherwise a missing file is an
     error instead of a silently empty database. Postgres: a pool of ``DB_POOL_SIZE`` connections
-    (``pooled=False``: one connection per use, for short admin commands).
+    (``pooled=False``: one connection per use, for short admin commands). With tracing on, every
+    statement is a span (its text, never its parameters); off, no event is attached.
     """
     url = settings.database_url.get_secret_value()
     if settings.database_backend == "postgres":
@@ -87,7 +89,9 @@ def create_engine(settings: Settings, *, create: bool = False, pooled: bool = Tr
             )
         else:
             options["poolclass"] = NullPool
-        return create_async_engine(target.url, **options)
+        engine = create_async_engine(target.url, **options)
+        tracing.instrument_engine(engine)
+        return engine
     path = sqlite_path(url)
     mode = "rwc" if create else "rw"
     engine = create_async_engine(
@@ -97,6 +101,7 @@ def create_engine(settings: Settings, *, create: bool = False, pooled: bool = Tr
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     if not create:
         event.listen(engine.sync_engine, "do_connect", _refuse_missing_file(path))
+    tracing.instrument_engine(engine)
     return engine
 
 

@@ -56,6 +56,7 @@ from fearvana_integration.store.verify import (
     SchemaReport,
     check_postgres,
     check_project_postgres,
+    check_project_sqlite,
     check_sqlite,
     migration_head,
 )
@@ -247,12 +248,35 @@ class CustomerStore:
         try:
             async with self.engine.connect() as conn:
                 if self.backend != "postgres":
-                    return await check_sqlite(conn)
+                    report = await check_sqlite(conn)
+                    return replace(report, project_problem=await check_project_sqlite(conn, self.tables))
                 report = await check_postgres(conn)
                 problem = await check_project_postgres(conn, migration_head())
                 return replace(report, project_problem=problem)
         except (SQLAlchemyError, OSError) as error:
             raise self.unavailable(error) from error
+
+    async def find_booking(self, booking_id: str) -> tuple[UUID, str] | None:
+        """The customer and the appointment (JSON) booked with ``booking_id``, if one was."""
+        table = self.tables.bookings
+        query = sa.select(table.c.customer_id, table.c.appointment).where(table.c.booking_id == booking_id)
+        async with self.transaction(None, role="service_role") as conn:
+            row = (await conn.execute(query)).first()
+        return (row.customer_id, row.appointment) if row is not None else None
+
+    async def record_booking(
+        self, booking_id: str, customer_id: UUID, provider: str, appointment_json: str, at: datetime
+    ) -> None:
+        """Remember the appointment booked with ``booking_id`` (a retry then returns it)."""
+        values = {
+            "booking_id": booking_id,
+            "customer_id": customer_id,
+            "provider": provider,
+            "appointment": appointment_json,
+            "created_at": at,
+        }
+        async with self.transaction(None, role="service_role") as conn:
+            await conn.execute(sa.insert(self.tables.bookings).values(values))
 
     async def find_profile(self, reference: UUID | str, *, subject: UUID | None = None) -> ProfileRow:
         """The profile (with preferences) by UUID or email; CustomerNotFound when there is none.

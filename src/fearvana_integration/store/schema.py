@@ -357,6 +357,8 @@ class ProjectTables:
     customer_preferences: sa.Table
     meta: sa.Table
     audit_log: sa.Table
+    bookings: sa.Table
+    mock_appointments: sa.Table
 
 
 def _build_project_tables(schema: str | None, prefix: str) -> ProjectTables:
@@ -397,7 +399,43 @@ def _build_project_tables(schema: str | None, prefix: str) -> ProjectTables:
         # The writer role may INSERT but not SELECT: no RETURNING of the new ids.
         implicit_returning=False,
     )
-    return ProjectTables(metadata=metadata, customer_preferences=customer_preferences, meta=meta, audit_log=audit_log)
+    # A booking made with the caller's booking id: a retry returns it instead of booking again.
+    bookings = sa.Table(
+        f"{prefix}bookings",
+        metadata,
+        sa.Column("booking_id", sa.Text, primary_key=True),
+        sa.Column("customer_id", UUID, nullable=False),
+        sa.Column("provider", sa.Text, nullable=False),
+        sa.Column("appointment", sa.Text, nullable=False),  # the Appointment as JSON
+        sa.Column("created_at", UtcTimestamp, nullable=False),
+    )
+    # The mock scheduling platform's calendar, shared by every worker and kept across restarts.
+    mock_appointments = sa.Table(
+        f"{prefix}mock_appointments",
+        metadata,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("customer_id", UUID, nullable=False),
+        sa.Column("email", sa.Text),
+        sa.Column("type", sa.Text, nullable=False),
+        sa.Column("start_time", UtcTimestamp, nullable=False),
+        sa.Column("end_time", UtcTimestamp, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("notes", sa.Text),
+        sa.Column("outcome", sa.Text),
+        sa.Column("join_url", sa.Text),
+        sa.Column("booking_id", sa.Text, unique=True),
+        sa.Column("updated_at", UtcTimestamp, nullable=False),
+        sa.Index(f"{prefix}mock_appointments_start_idx", "start_time"),
+        sa.Index(f"{prefix}mock_appointments_customer_idx", "customer_id", "start_time"),
+    )
+    return ProjectTables(
+        metadata=metadata,
+        customer_preferences=customer_preferences,
+        meta=meta,
+        audit_log=audit_log,
+        bookings=bookings,
+        mock_appointments=mock_appointments,
+    )
 
 
 SQLITE_PROJECT_TABLES = _build_project_tables(schema=None, prefix="integration_")

@@ -301,6 +301,17 @@ async def check_sqlite(conn: AsyncConnection) -> SchemaReport:
     return compare(expected, found, list(APP_LIFE_AREAS))
 
 
+async def check_project_sqlite(conn: AsyncConnection, tables: t.ProjectTables) -> str | None:
+    """Whether the file has every table of this version's own (``db init`` adds new ones); None when so."""
+    wanted = {table.name for table in tables.metadata.sorted_tables}
+    present = await conn.run_sync(lambda sync: set(sa.inspect(sync).get_table_names()))
+    missing = sorted(wanted - present)
+    if missing:
+        names = ", ".join(missing)
+        return f"This database lacks fearvana-integration's tables {names}: run `fearvana-integration db init`"
+    return None
+
+
 async def check_project_postgres(conn: AsyncConnection, head: str) -> str | None:
     """Whether ``db init`` has brought schema ``integration`` to ``head``; None when it has."""
     exists = (await conn.execute(sa.text("SELECT to_regclass('integration.alembic_version') IS NOT NULL"))).scalar_one()

@@ -2,8 +2,9 @@
 
 The coach works Monday-Friday 09:00-17:00 UTC on a 30-minute grid; about a quarter of the hours are
 taken by other commitments (derived from the date, so every process agrees). Each customer's sessions
-are derived from their id (or their demo scenario) and anchored to the current UTC day. Bookings are
-checked again under a lock, so two customers can never get the same slot.
+are derived from their id (or their demo scenario) and anchored to the current UTC day. Bookings and
+cancellations are recorded in a calendar (memory, or the project's store so that every worker shares
+them and a restart keeps them) and checked again before booking, so two customers never get one slot.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import ClassVar
 from fearvana_integration.adapters.base import SchedulingAdapter
 from fearvana_integration.adapters.mock_scenarios import SessionPattern, scenario_for
 from fearvana_integration.adapters.mock_support import MockBehaviour
+from fearvana_integration.adapters.scheduling.mock_calendar import MemoryCalendar, MockCalendar
 from fearvana_integration.clock import Clock, SystemClock
 from fearvana_integration.domain.customer import CustomerRef
 from fearvana_integration.domain.scheduling import (
@@ -24,6 +26,7 @@ from fearvana_integration.domain.scheduling import (
     Appointment,
     AppointmentType,
     DateRange,
+    ListedAppointment,
     SchedulingContext,
     TimeSlot,
     build_scheduling_context,
@@ -45,7 +48,11 @@ _OUTCOMES = ("Committed to next step", "Goal adjusted", "Breakthrough on limitin
 
 
 class MockSchedulingAdapter(MockBehaviour, SchedulingAdapter):
-    """In-memory scheduling with the same contract (and conformance suite) as Calendly, Acuity, Google."""
+    """In-memory scheduling with the same contract (and conformance suite) as Calendly, Acuity, Google.
+
+    Invented sessions live in this process; bookings and cancellations go to :attr:`calendar` (memory,
+    or the project's store once the runtime binds it with :meth:`use_calendar`).
+    """
 
     name: ClassVar[str] = "mock"
     source: ClassVar[str] = "scheduling"
@@ -54,16 +61,25 @@ class MockSchedulingAdapter(MockBehaviour, SchedulingAdapter):
         MockBehaviour.__init__(self, clock or SystemClock())
         SchedulingAdapter.__init__(self, self.clock)
         self._appointments: dict[str, list[Appointment]] = {}
+        self._emails: dict[str, str] = {}
+        self.calendar: MockCalendar = MemoryCalendar()
         self._lock = asyncio.Lock()
 
     def _clear_data(self) -> None:
         self._appointments.clear()
+        self._emails.clear()
+        self.calendar = MemoryCalendar()
+
+    def use_calendar(self, calendar: MockCalendar) -> None:
+        """Record bookings and cancellations in ``calendar`` (the runtime passes the store's)."""
+        self.calendar = calendar
 
     # World setup for tests ------------------------------------------------------------------------
 
     def put_appointments(self, customer: CustomerRef, appointments: list[Appointment]) -> None:
-        """Replace the customer's sessions."""
+        """Replace the customer's invented sessions."""
         self._appointments[str(customer.id)] = list(appointments)
+        self._emails[str(customer.id)] = customer.email
 
     # Contract -------------------------------------------------------------------------------------
 
@@ -74,100 +90,134 @@ class MockSchedulingAdapter(MockBehaviour, SchedulingAdapter):
     async def get_upcoming_appointments(self, customer: CustomerRef, days: int = 14) -> list[Appointment]:
         """Scheduled sessions from now to ``days`` ahead, soonest first."""
         await self._enter("get_upcoming_appointments", str(customer.id))
-        return self._upcoming(customer, days)
+        return self._upcoming(await self._customer_appointments(customer), days)
 
     async def get_past_appointments(self, customer: CustomerRef, limit: int = 20) -> list[Appointment]:
         """Sessions that have started, newest first."""
         await self._enter("get_past_appointments", str(customer.id))
-        return self._past(customer)[:limit]
+        return self._past(await self._customer_appointments(customer))[:limit]
 
     async def count_completed_sessions(self, customer: CustomerRef) -> int:
         """Completed sessions ever."""
         await self._enter("count_completed_sessions", str(customer.id))
-        return sum(1 for a in self._past(customer) if a.status == "completed")
+        return sum(1 for a in self._past(await self._customer_appointments(customer)) if a.status == "completed")
 
     async def get_scheduling_context(self, customer: CustomerRef) -> SchedulingContext:
         """One simulated call (a real platform may need several)."""
         await self._enter("get_scheduling_context", str(customer.id))
-        past = self._past(customer)
+        appointments = await self._customer_appointments(customer)
+        past = self._past(appointments)
         count = sum(1 for a in past if a.status == "completed")
-        return build_scheduling_context(self._upcoming(customer, 14), past, count, self.clock.now())
+        return build_scheduling_context(self._upcoming(appointments, 14), past, count, self.clock.now())
 
     async def get_availability(self, date_range: DateRange, appointment_type: AppointmentType) -> list[TimeSlot]:
         """Free grid slots of the type's duration inside the range, from now on."""
         await self._enter("get_availability")
-        return self._free_slots(date_range, appointment_type)
+        return await self._free_slots(date_range, appointment_type)
 
     async def book_appointment(
-        self, customer: CustomerRef, slot: TimeSlot, appointment_type: AppointmentType
+        self,
+        customer: CustomerRef,
+        slot: TimeSlot,
+        appointment_type: AppointmentType,
+        booking_id: str | None = None,
     ) -> Appointment:
-        """Re-check the slot under the lock and book it, or raise SlotUnavailable with alternatives."""
+        """Re-check the slot and book it, or raise SlotUnavailable with alternatives.
+
+        Workers in other processes are kept apart by the caller's booking lock; this lock covers
+        the coroutines of this process when the adapter is used on its own.
+        """
         await self._enter("book_appointment", str(customer.id))
         duration = DEFAULT_DURATIONS_MINUTES[appointment_type]
         start = slot.start_time
         end = start + timedelta(minutes=duration)
         async with self._lock:
-            problem = self._slot_problem(start, end)
+            if booking_id is not None:
+                earlier = await self.calendar.by_booking(booking_id)
+                if earlier is not None:
+                    return earlier
+            problem = self._slot_problem(start, end, await self._taken(start, end))
             if problem is None:
+                appointment_id = f"mock-appt-{uuid.uuid4().hex[:16]}"
                 appointment = Appointment(
-                    id=f"mock-appt-{uuid.uuid4().hex[:16]}",
+                    id=appointment_id,
                     customer_id=customer.id,
                     type=appointment_type,
                     start_time=start,
                     end_time=end,
                     duration=duration,
                     status="scheduled",
-                    join_url=None,
+                    join_url=f"https://meet.fearvana.local/{appointment_id}",
                     provider_ref=f"mock-slot:{appointment_type}:{start.isoformat()}",
                 )
-                appointment = appointment.model_copy(
-                    update={"join_url": f"https://meet.fearvana.local/{appointment.id}"}
-                )
-                self._customer_appointments(customer).append(appointment)
+                await self.calendar.record(appointment, customer.email, booking_id)
                 return appointment
         raise SlotUnavailable(
             f"The slot at {start.strftime('%Y-%m-%d %H:%M')} UTC is not available: {problem}",
             alternatives=await self.alternatives_near(slot, appointment_type),
         )
 
+    async def list_appointments(self, date_range: DateRange) -> list[ListedAppointment]:
+        """Scheduled sessions starting in the range: every booking, and the invented sessions of
+        every customer this process has seen."""
+        await self._enter("list_appointments")
+        start, end = date_range.start_date, date_range.end_date
+        merged: dict[str, tuple[Appointment, str | None]] = {
+            a.id: (a, self._emails.get(str(a.customer_id)))
+            for appointments in self._appointments.values()
+            for a in appointments
+        }
+        merged.update({a.id: (a, email) for a, email in await self.calendar.between(start, end)})
+        listed = [
+            ListedAppointment(
+                id=a.id,
+                type=a.type,
+                start_time=a.start_time,
+                end_time=a.end_time,
+                status=a.status,
+                invitee_email=email,
+                customer_id=a.customer_id,
+                join_url=a.join_url,
+                provider_ref=a.provider_ref,
+            )
+            for a, email in merged.values()
+            if a.status == "scheduled" and start <= a.start_time < end
+        ]
+        return sorted(listed, key=lambda a: a.start_time)
+
     async def cancel_appointment(self, customer: CustomerRef, appointment_id: str) -> Appointment:
         """Cancel one of the customer's own scheduled sessions."""
         await self._enter("cancel_appointment", str(customer.id))
-        appointments = self._customer_appointments(customer)
-        for index, appointment in enumerate(appointments):
+        for appointment in await self._customer_appointments(customer):
             if appointment.id != appointment_id:
                 continue
             if appointment.status == "cancelled":
                 return appointment
             if appointment.status != "scheduled" or appointment.start_time <= self.clock.now():
                 raise ProviderRejected(
-                    f"Appointment {appointment_id} has already taken place and cannot be cancelled",
+                    "This appointment has already taken place and cannot be cancelled",
                     source="scheduling",
                     operation="cancel_appointment",
                 )
             cancelled = appointment.model_copy(update={"status": "cancelled"})
-            appointments[index] = cancelled
+            await self.calendar.record(cancelled, customer.email)
             return cancelled
         raise AppointmentNotFound(appointment_id)
 
     # Calendar -------------------------------------------------------------------------------------
 
-    def _upcoming(self, customer: CustomerRef, days: int) -> list[Appointment]:
+    def _upcoming(self, appointments: list[Appointment], days: int) -> list[Appointment]:
         now = self.clock.now()
         horizon = now + timedelta(days=days)
         return sorted(
-            (
-                a
-                for a in self._customer_appointments(customer)
-                if a.status == "scheduled" and now <= a.start_time < horizon
-            ),
+            (a for a in appointments if a.status == "scheduled" and now <= a.start_time < horizon),
             key=lambda a: a.start_time,
         )
 
-    def _past(self, customer: CustomerRef) -> list[Appointment]:
+    def _past(self, appointments: list[Appointment]) -> list[Appointment]:
         now = self.clock.now()
         return sorted(
-            (a for a in self._customer_appointments(customer) if a.start_time < now and a.status != "cancelled"),
+            (a for a in appointments if a.start_time < now and a.status != "cancelled"),
             key=lambda a: a.start_time,
             reverse=True,
         )
@@ -176,7 +226,14 @@ class MockSchedulingAdapter(MockBehaviour, SchedulingAdapter):
         rng = random.Random(f"{self.seed}:busy:{moment.date().isoformat()}:{moment.hour}")
         return rng.random() < BUSY_SHARE
 
-    def _slot_problem(self, start: datetime, end: datetime) -> str | None:
+    async def _taken(self, start: datetime, end: datetime) -> list[Appointment]:
+        """Scheduled sessions overlapping ``[start, end)``: invented ones this process knows, and
+        every recorded booking (a recorded change wins over the invented session it changes)."""
+        merged = {a.id: a for appointments in self._appointments.values() for a in appointments}
+        merged.update({a.id: a for a, _ in await self.calendar.between(start, end)})
+        return [a for a in merged.values() if a.status == "scheduled" and a.start_time < end and start < a.end_time]
+
+    def _slot_problem(self, start: datetime, end: datetime, taken: list[Appointment]) -> str | None:
         if start < self.clock.now():
             return "it is in the past"
         if start.weekday() >= 5 or start.minute % GRID_MINUTES or start.second or start.microsecond:
@@ -188,14 +245,13 @@ class MockSchedulingAdapter(MockBehaviour, SchedulingAdapter):
             if self._busy_hour(hour):
                 return "the coach is busy then"
             hour += timedelta(hours=1)
-        for appointments in self._appointments.values():
-            for other in appointments:
-                if other.status == "scheduled" and other.start_time < end and start < other.end_time:
-                    return "it is already booked"
+        if any(other.start_time < end and start < other.end_time for other in taken):
+            return "it is already booked"
         return None
 
-    def _free_slots(self, date_range: DateRange, appointment_type: AppointmentType) -> list[TimeSlot]:
+    async def _free_slots(self, date_range: DateRange, appointment_type: AppointmentType) -> list[TimeSlot]:
         duration = DEFAULT_DURATIONS_MINUTES[appointment_type]
+        taken = await self._taken(date_range.start_date, date_range.end_date)
         slots: list[TimeSlot] = []
         day = date_range.start_date.replace(hour=0, minute=0, second=0, microsecond=0)
         while day < date_range.end_date:
@@ -205,7 +261,7 @@ class MockSchedulingAdapter(MockBehaviour, SchedulingAdapter):
                 if (
                     date_range.start_date <= start
                     and end <= date_range.end_date
-                    and self._slot_problem(start, end) is None
+                    and self._slot_problem(start, end, taken) is None
                 ):
                     slots.append(
                         TimeSlot(
@@ -223,11 +279,15 @@ class MockSchedulingAdapter(MockBehaviour, SchedulingAdapter):
 
     # Generated sessions ---------------------------------------------------------------------------
 
-    def _customer_appointments(self, customer: CustomerRef) -> list[Appointment]:
+    async def _customer_appointments(self, customer: CustomerRef) -> list[Appointment]:
+        """The invented sessions with the recorded changes laid over them (by id), plus bookings."""
         key = str(customer.id)
+        self._emails[key] = customer.email
         if key not in self._appointments:
             self._appointments[key] = self._generate(customer)
-        return self._appointments[key]
+        merged = {a.id: a for a in self._appointments[key]}
+        merged.update({a.id: a for a in await self.calendar.of_customer(customer.id)})
+        return list(merged.values())
 
     def _generate(self, customer: CustomerRef) -> list[Appointment]:
         rng = self.customer_rng(str(customer.id), "scheduling")
